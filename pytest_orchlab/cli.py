@@ -1,0 +1,84 @@
+"""``orchlab``: set up an engine, build the offline base image, sweep leftovers, benchmark the load."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .baseimage import DEFAULT_BASE_IMAGE, build_base_image
+from .engine import RUN_LABEL, Engine, connect, ensure_engine, sweep
+from .errors import OrchlabError
+
+
+def _engine(_: argparse.Namespace) -> str:
+    return ensure_engine()
+
+
+def _base_image(args: argparse.Namespace) -> str:
+    client = connect()
+    if args.remove:
+        client.images.remove(args.name)
+        return f"removed {args.name}"
+    return build_base_image(client, args.name, rebuild=args.rebuild)
+
+
+def _sweep(args: argparse.Namespace) -> str:
+    client = connect()
+    removed = sweep(client, lambda labels: True) if args.all else Engine(client).sweep(only_this_run=False)
+    return "removed: " + (", ".join(removed) if removed else "nothing")
+
+
+def _bench(args: argparse.Namespace) -> str:
+    from .bench import compare
+    from .container import WebContainer
+    from .image import ImageBuilder
+    from .labdir import LabFolder
+
+    engine = Engine(connect())
+    lab = LabFolder.at(args.lab_dir)
+    try:
+        image = ImageBuilder(engine, args.base_image).build(lab.phase1, "simple-web:v1")
+        with WebContainer(engine, image, host_port=args.port) as web:
+            host, port = web.bridge_address() or (web.host, web.host_port)
+            rows = compare(host, port, tuple(args.levels), args.seconds)
+    finally:
+        engine.sweep(only_this_run=True)
+    lines = [f"target {host}:{port} (lab app from {lab.phase1}), {args.seconds:g} s per run",
+             "concurrency  ab req/s  orchlab req/s  ratio"]
+    lines += [f"{r.concurrency:>11}  {r.ab_rps:>8.0f}  {r.orchlab_rps:>13.0f}  {r.ratio:>5.2f}" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orchlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("engine", help="make a Docker engine answer (installs docker.io on Debian as root)").set_defaults(fn=_engine)
+    p = sub.add_parser("base-image", help="build a Python base image with no registry (debootstrap)")
+    p.add_argument("--name", default=DEFAULT_BASE_IMAGE)
+    p.add_argument("--rebuild", action="store_true", help="build again even if cached")
+    p.add_argument("--remove", action="store_true", help="remove the cached base image")
+    p.set_defaults(fn=_base_image)
+    p = sub.add_parser("sweep", help=f"remove resources labelled {RUN_LABEL} left by crashed runs")
+    p.add_argument("--all", action="store_true", help="also those of runs that may still be alive")
+    p.set_defaults(fn=_sweep)
+    p = sub.add_parser("bench", help="compare the load generator with Apache Bench (ab) on the lab app")
+    p.add_argument("--lab-dir", default=str(Path(__file__).resolve().parent.parent / "sample_app"))
+    p.add_argument("--base-image", default=None)
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--levels", type=int, nargs="+", default=[200, 600])
+    p.add_argument("--seconds", type=float, default=6.0)
+    p.set_defaults(fn=_bench)
+    args = parser.parse_args(argv)
+    try:
+        print(args.fn(args))
+    except OrchlabError as exc:
+        print(f"orchlab {args.command}: {exc.render('en')}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

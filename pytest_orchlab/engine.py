@@ -1,0 +1,215 @@
+"""The Docker engine: connect through the Engine API, set one up from nothing, label and sweep."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from .errors import NotGradable
+from .text import t
+from .waiting import poll
+
+RUN_LABEL = "orchlab.run"
+OWNER_LABEL = "orchlab.owner"
+DOCKERD_LOG = Path("/var/log/orchlab-dockerd.log")
+
+Progress = Callable[[str], None]
+
+
+def new_run_id() -> str:
+    """A sortable, unique id for one run: ``20261123T0901-3f2a``."""
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
+def _no_daemon(detail: str) -> NotGradable:
+    where = engine_address()
+    return NotGradable(
+        t(
+            f"Docker 엔진({where})이 응답하지 않습니다: {detail}",
+            f"No Docker engine answers at {where}: {detail}",
+        ),
+        t(
+            "`orchlab engine`을 실행하면 Debian(root)에서 docker.io를 설치하고 dockerd를 시작합니다. "
+            "다른 환경에서는 Docker를 설치하고 시작하거나 DOCKER_HOST를 올바르게 설정하세요.",
+            "run `orchlab engine`: on Debian as root it installs docker.io and starts dockerd. "
+            "Elsewhere install and start Docker, or set DOCKER_HOST to a running engine.",
+        ),
+    )
+
+
+def connect(timeout: float = 10.0) -> docker.DockerClient:
+    """A client for the engine named by ``DOCKER_HOST`` (or the default socket), or :class:`NotGradable`."""
+    try:
+        client = docker.from_env(timeout=int(max(timeout, 60)))
+        client.ping()
+        return client
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _no_daemon(detail) from None
+
+
+@dataclass
+class Engine:
+    """A connected engine and the labels this run puts on everything it creates."""
+
+    client: docker.DockerClient
+    run_id: str = field(default_factory=new_run_id)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {RUN_LABEL: self.run_id, OWNER_LABEL: owner_tag()}
+
+    def describe(self) -> dict[str, Any]:
+        info = self.client.version()
+        return {
+            "address": engine_address(),
+            "version": info.get("Version"),
+            "api_version": info.get("ApiVersion"),
+            "os": info.get("Os"),
+            "kernel": info.get("KernelVersion"),
+        }
+
+    def sweep(self, *, only_this_run: bool) -> list[str]:
+        """Remove resources labelled by this run, or by runs whose process is gone."""
+        keep = _is_stale if not only_this_run else (lambda labels: labels.get(RUN_LABEL) == self.run_id)
+        return sweep(self.client, keep)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale(labels: dict[str, str]) -> bool:
+    """True when the run that created a resource can no longer clean it up itself."""
+    host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        # Another machine's run may still be alive: only its own runs remove it, or `orchlab sweep --all`.
+        return False
+    return int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
+def sweep(client: docker.DockerClient, select: Callable[[dict[str, str]], bool]) -> list[str]:
+    """Remove every ``orchlab.run``-labelled service, container, network and image that ``select`` picks.
+
+    Nothing without the label is ever looked at, so a student's own resources are safe.
+    """
+    removed: list[str] = []
+    flt = {"label": RUN_LABEL}
+
+    def gone(kind: str, name: str, action: Callable[[], object]) -> None:
+        try:
+            action()
+            removed.append(f"{kind} {name}")
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError:
+            pass  # reported by the caller's leftover check; never fatal during cleanup
+
+    try:
+        swarm_on = client.info().get("Swarm", {}).get("LocalNodeState") == "active"
+        if swarm_on:
+            for svc in client.services.list(filters=flt):
+                if select(svc.attrs["Spec"].get("Labels", {})):
+                    gone("service", svc.name, svc.remove)
+        for ctr in client.containers.list(all=True, filters=flt):
+            if select(ctr.labels):
+                gone("container", ctr.name, lambda c=ctr: c.remove(force=True, v=True))
+        for net in client.networks.list(filters=flt):
+            if select(net.attrs.get("Labels") or {}):
+                gone("network", net.name, net.remove)
+        for img in client.images.list(filters=flt):
+            if select(img.labels or {}):
+                gone("image", img.short_id, lambda i=img: client.images.remove(i.id, force=True))
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        pass
+    return removed
+
+
+def leftovers(client: docker.DockerClient, run_id: str) -> list[str]:
+    """What is still on the engine with this run's label (should be empty after cleanup)."""
+    flt = {"label": f"{RUN_LABEL}={run_id}"}
+    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+    found += [f"network {n.name}" for n in client.networks.list(filters=flt)]
+    found += [f"image {i.short_id}" for i in client.images.list(filters=flt)]
+    return found
+
+
+# --- setting an engine up from nothing (the `orchlab engine` command) -------------------------
+
+
+def _is_debian_root() -> bool:
+    return Path("/etc/debian_version").exists() and hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _daemon_answers() -> bool:
+    try:
+        docker.from_env(timeout=5).ping()
+        return True
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        return False
+
+
+def apt_install(*packages: str, progress: Progress = print) -> None:
+    """``apt-get install`` on Debian as root; raises :class:`NotGradable` elsewhere."""
+    if not _is_debian_root():
+        raise NotGradable(
+            t(f"{', '.join(packages)} 이(가) 필요합니다.", f"{', '.join(packages)} is needed."),
+            t("패키지 관리자로 설치하세요.", "install it with your package manager."),
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    progress(f"orchlab: apt-get install {' '.join(packages)} ...")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
+
+
+def ensure_engine(progress: Progress = print, wait_s: float = 60.0) -> str:
+    """Make a Docker engine answer: install ``docker.io`` and start ``dockerd`` on Debian as root.
+
+    Returns a one-line account of what was done. Respects ``DOCKER_HOST``: a remote engine is only
+    checked, never installed.
+    """
+    if _daemon_answers():
+        return f"engine already answers at {engine_address()}"
+    if "DOCKER_HOST" in os.environ and not os.environ["DOCKER_HOST"].startswith("unix://"):
+        raise _no_daemon("DOCKER_HOST points at a remote engine that does not answer")
+    if not _is_debian_root():
+        raise _no_daemon(f"this is {platform.system()} without root/Debian, so orchlab will not install Docker")
+    dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
+    if not Path(dockerd).exists():
+        apt_install("docker.io", progress=progress)
+    progress(f"orchlab: starting {dockerd} (log: {DOCKERD_LOG})")
+    with DOCKERD_LOG.open("ab") as log:
+        subprocess.Popen(  # noqa: S603 - argv list, no shell
+            [dockerd], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    answered, _ = poll(_daemon_answers, bool, timeout=wait_s, interval=0.5)
+    if not answered:
+        tail = DOCKERD_LOG.read_text(errors="replace").splitlines()[-5:]
+        raise _no_daemon(f"dockerd did not answer within {wait_s:.0f} s; last log lines: {' | '.join(tail)}")
+    return f"started dockerd ({dockerd}) at {engine_address()}"

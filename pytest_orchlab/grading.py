@@ -1,0 +1,165 @@
+"""Pass/fail decisions on measured values: pure functions, no Docker, no pytest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .text import Text, t
+
+if TYPE_CHECKING:
+    from .load import Saturation
+    from .outage import Outage
+
+CPU_FRACTION = 0.90          # the lab: "CPU 사용률 90% 이상"
+LATENCY_FACTOR = 2.0         # loaded median at least twice the idle median ...
+LATENCY_MIN_RISE_S = 0.020   # ... and at least 20 ms slower, so noise on a fast idle app cannot pass it
+PLATEAU_GAIN = 1.15          # more clients bought less than 15 % more throughput: the ceiling
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A checkpoint's result: passed or not, what was seen, the evidence, and a hint when failed."""
+
+    passed: bool
+    seen: Text
+    evidence: dict[str, Any] = field(default_factory=dict)
+    hint: Text | None = None
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What ``curl http://localhost:8080`` and ``/health`` returned."""
+
+    ready: bool
+    waited_s: float
+    ready_seen: str
+    exited: bool
+    logs: str
+    hostname: str
+    root_status: int | None
+    root_body: str
+    health_status: int | None
+    health_body: str
+
+
+def serves(s: Serving) -> Verdict:
+    ev = {"hostname": s.hostname, "waited_s": round(s.waited_s, 1), "root_status": s.root_status,
+          "root_body": s.root_body[:160], "health_status": s.health_status, "health_body": s.health_body[:40]}
+    expected = f"Hello from {s.hostname}"
+    if not s.ready:
+        why = t("컨테이너가 종료되었습니다", "the container exited") if s.exited else t("응답 없음", "no answer")
+        return Verdict(False, t(
+            f"{s.waited_s:.0f}초 동안 8080 포트가 응답하지 않았습니다 ({why.ko}; {s.ready_seen}). 로그: {s.logs or '-'}",
+            f"Port 8080 did not answer within {s.waited_s:.0f} s ({why.en}; {s.ready_seen}). Logs: {s.logs or '-'}"),
+            ev, t("app.py가 0.0.0.0:5000 에서 실행되어야 -p 8080:5000 으로 닿습니다. 로그의 오류를 고치세요.",
+                  "app.py must listen on 0.0.0.0:5000 for -p 8080:5000 to reach it; fix the error in the logs."))
+    if s.root_status != 200 or expected not in s.root_body:
+        return Verdict(False, t(
+            f"GET / 응답(HTTP {s.root_status})에 '{expected}' 가 없습니다: {s.root_body[:80]!r}",
+            f"GET / answered HTTP {s.root_status} without '{expected}': {s.root_body[:80]!r}"),
+            ev, t("app.py의 hello()는 'Hello from {hostname}' 을 돌려주어야 합니다.",
+                  "hello() in app.py must return 'Hello from {hostname}'."))
+    if s.health_status != 200 or s.health_body.strip() != "OK":
+        return Verdict(False, t(
+            f"/health 가 HTTP {s.health_status} {s.health_body[:40]!r} 로 응답했습니다 (기대: 200 OK).",
+            f"/health answered HTTP {s.health_status} {s.health_body[:40]!r} (expected 200 OK)."),
+            ev, t("app.py에 /health 라우트가 'OK'를 돌려주어야 합니다.", "app.py needs a /health route returning 'OK'."))
+    return Verdict(True, t(f"'{expected}' 응답, /health OK ({s.waited_s:.1f}초 후)",
+                           f"answered '{expected}', /health OK (after {s.waited_s:.1f} s)"), ev)
+
+
+def _load_evidence(sat: Saturation) -> dict[str, Any]:
+    return {"target": sat.path, "idle_p50_ms": round(sat.idle_p50 * 1000, 1), "steps": sat.step_rows()}
+
+
+def cpu_saturation(sat: Saturation) -> Verdict:
+    need = CPU_FRACTION * sat.ceiling
+    ev = {"peak_cpu_pct": round(sat.peak_cpu, 1), "ceiling_pct": round(sat.ceiling, 1),
+          "ceiling_reason": sat.ceiling_reason, "needed_pct": round(need, 1), **_load_evidence(sat)}
+    if sat.peak_cpu >= need:
+        return Verdict(True, t(f"최대 CPU {sat.peak_cpu:.0f}% (한계 {sat.ceiling:.0f}%의 {sat.peak_cpu / sat.ceiling:.0%})",
+                               f"peak CPU {sat.peak_cpu:.0f}% ({sat.peak_cpu / sat.ceiling:.0%} of its {sat.ceiling:.0f}% ceiling)"), ev)
+    return Verdict(False, t(
+        f"최대 CPU {sat.peak_cpu:.0f}% 로 {need:.0f}% 에 못 미쳤습니다 (한계 {sat.ceiling:.0f}%: {sat.ceiling_reason}).",
+        f"peak CPU was {sat.peak_cpu:.0f}%, below {need:.0f}% (ceiling {sat.ceiling:.0f}%: {sat.ceiling_reason})."),
+        ev, t("앱이 요청마다 CPU를 쓰는지 확인하세요. 실습의 ab -c 10 은 sleep 때문에 CPU를 거의 쓰지 않습니다.",
+              "check that the app spends CPU per request; the lab's ab -c 10 is sleep-bound and barely uses CPU."))
+
+
+def latency_rises(sat: Saturation) -> Verdict:
+    top = sat.steps[-1]
+    idle, loaded = sat.idle_p50, top.latency(0.5)
+    ev = {"idle_p50_ms": round(idle * 1000, 1), "idle_p90_ms": round(sat.idle_p90 * 1000, 1),
+          "loaded_p50_ms": round(loaded * 1000, 1), "loaded_p90_ms": round(top.latency(0.9) * 1000, 1),
+          "loaded_concurrency": top.concurrency, **_load_evidence(sat)}
+    if top.succeeded and loaded >= LATENCY_FACTOR * idle and loaded - idle >= LATENCY_MIN_RISE_S:
+        return Verdict(True, t(f"중앙값 응답 시간 {idle * 1000:.0f}ms → {loaded * 1000:.0f}ms (동시 {top.concurrency})",
+                               f"median response time {idle * 1000:.0f} ms → {loaded * 1000:.0f} ms at {top.concurrency} clients"), ev)
+    return Verdict(False, t(
+        f"부하에서도 중앙값 응답 시간이 {idle * 1000:.0f}ms → {loaded * 1000:.0f}ms 로 {LATENCY_FACTOR:g}배 이상 늘지 않았습니다.",
+        f"the median response time went {idle * 1000:.0f} ms → {loaded * 1000:.0f} ms, not {LATENCY_FACTOR:g}x or more."),
+        ev, t("앱이 부하에 반응하는지(같은 포트, 같은 앱) 확인하세요.", "check the app under load (same port, same app)."))
+
+
+def requests_fail(sat: Saturation) -> Verdict:
+    kinds: dict[str, int] = {}
+    for step in sat.steps:
+        for kind, n in step.failures.items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    failed = sum(kinds.values())
+    total = sum(len(s.replies) for s in sat.steps)
+    ev = {"failed": failed, "requests": total, "by_kind": kinds,
+          "by_concurrency": {s.concurrency: s.failed for s in sat.steps}, **_load_evidence(sat)}
+    why = {"timeout": t("시간 초과(대기열이 넘쳐 연결이 늦어짐)", "timed out (the listen queue overflowed)"),
+           "reset": t("연결 끊김", "connection reset"), "refused": t("연결 거부", "connection refused")}
+    if failed:
+        described = ", ".join(f"{n} {why[k].en if k in why else k}" for k, n in sorted(kinds.items()))
+        described_ko = ", ".join(f"{n}건 {why[k].ko if k in why else k}" for k, n in sorted(kinds.items()))
+        return Verdict(True, t(f"{total}건 중 {failed}건 실패: {described_ko}", f"{failed} of {total} requests failed: {described}"), ev)
+    return Verdict(False, t(f"동시 {sat.steps[-1].concurrency} 에서도 {total}건이 모두 성공했습니다.",
+                            f"all {total} requests succeeded even at {sat.steps[-1].concurrency} concurrent clients."),
+                   ev, t("단일 컨테이너가 과부하에서 실패하는지 보는 단계입니다. 앱이 스레드/프로세스를 늘렸다면 실습 원본과 비교하세요.",
+                         "this step shows a single container failing under overload; compare your app with the lab's."))
+
+
+def throughput_ceiling(sat: Saturation) -> Verdict:
+    rates = [(s.concurrency, s.rps) for s in sat.steps]
+    best = max(rates, key=lambda r: r[1])
+    (c_prev, r_prev), (c_last, r_last) = rates[-2], rates[-1]
+    ev = {"ceiling_rps": round(best[1], 1), "at_concurrency": best[0],
+          "rps_by_concurrency": {c: round(r, 1) for c, r in rates}, **_load_evidence(sat)}
+    if r_prev > 0 and r_last <= PLATEAU_GAIN * r_prev:
+        return Verdict(True, t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_prev}→{c_last} 에서 {r_prev:.0f}→{r_last:.0f} req/s",
+                               f"ceiling about {best[1]:.0f} req/s: {c_prev}→{c_last} clients gave {r_prev:.0f}→{r_last:.0f} req/s"), ev)
+    return Verdict(False, t(f"동시 {c_prev}→{c_last} 에서 처리량이 {r_prev:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다.",
+                            f"throughput still grew {r_prev:.0f}→{r_last:.0f} req/s from {c_prev} to {c_last} clients."),
+                   ev, t("한계에 닿지 않았습니다: 앱이 실습의 단일 프로세스 Flask 앱인지 확인하세요.",
+                         "no ceiling reached: check the app is the lab's single-process Flask app."))
+
+
+def kill_outage(o: Outage) -> Verdict:
+    fates = [r.fate for r in o.after_kill]
+    ev = {"probes_after_kill": fates, "status_after_kill": o.status_after_kill, "exit_code": o.exit_code,
+          "restart_policy": o.restart_policy, "restarted_by_engine": o.restarted_by_engine}
+    if o.refused and not o.restarted_by_engine:
+        word = "Connection refused" if all(f == "refused" for f in fates) else ", ".join(sorted(set(fates)))
+        return Verdict(True, t(f"docker kill 후 {len(fates)}번 요청 모두 실패 ({word}); 상태 {o.status_after_kill}, 종료 코드 {o.exit_code}",
+                               f"after docker kill all {len(fates)} requests failed ({word}); state {o.status_after_kill}, exit code {o.exit_code}"), ev)
+    if o.restarted_by_engine:
+        return Verdict(False, t(f"docker kill 뒤에도 컨테이너가 다시 실행 중입니다 (재시작 정책 {o.restart_policy}).",
+                                f"the container was running again right after docker kill (restart policy {o.restart_policy})."),
+                       ev, t("실습대로 재시작 정책 없이 실행해야 합니다.", "run it as the lab does, without a restart policy."))
+    return Verdict(False, t(f"docker kill 뒤에도 8080 이 응답했습니다: {fates}", f"port 8080 still answered after docker kill: {fates}"),
+                   ev, t("8080 을 다른 것이 응답하고 있지 않은지 확인하세요.", "check nothing else answers on 8080."))
+
+
+def manual_recovery(o: Outage) -> Verdict:
+    ev = {"downtime_s": None if o.downtime is None else round(o.downtime, 1),
+          "restart_issued_after_s": round(o.restart_issued_after, 1),
+          "recovery_after_start_s": None if o.recovery_after_start is None else round(o.recovery_after_start, 1)}
+    if o.downtime is not None and o.recovery_after_start is not None:
+        return Verdict(True, t(f"docker start 후 {o.recovery_after_start:.1f}초 만에 복구, 다운타임 {o.downtime:.1f}초 (kill → 첫 성공)",
+                               f"back {o.recovery_after_start:.1f} s after docker start; downtime {o.downtime:.1f} s (kill → first success)"), ev)
+    return Verdict(False, t("docker start 뒤에도 서비스가 돌아오지 않았습니다.", "the service did not come back after docker start."),
+                   ev, t("docker logs web-app 으로 원인을 확인하세요.", "read `docker logs web-app` for the cause."))

@@ -1,0 +1,87 @@
+"""Results as a person reads them: the lab's checklist in the terminal, and a versioned JSON report."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checklist import BY_ID, PHASE_TITLES
+
+SCHEMA = "pytest-orchlab/report/1"
+OUTCOMES = ("passed", "failed", "not-gradable", "blocked")
+MARK = {"passed": "✅", "failed": "❌", "not-gradable": "⚠️ ", "blocked": "⏸️ "}
+WORD = {
+    "ko": {"passed": "통과", "failed": "실패", "not-gradable": "채점 불가", "blocked": "보류(선행 실패)"},
+    "en": {"passed": "passed", "failed": "failed", "not-gradable": "not gradable", "blocked": "blocked"},
+}
+
+
+@dataclass
+class Result:
+    """One checkpoint's final word."""
+
+    id: str
+    phase: int
+    outcome: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    hint: str | None = None
+    points: int = 1
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    run_id: str
+    lang: str
+    lab_dir: str
+    started: float = field(default_factory=time.time)
+    engine: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Result] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    cleanup: list[str] = field(default_factory=list)
+
+    def score(self) -> tuple[int, int]:
+        earned = sum(r.points for r in self.results.values() if r.outcome == "passed")
+        return earned, sum(r.points for r in self.results.values())
+
+    def to_json(self) -> dict[str, Any]:
+        earned, possible = self.score()
+        return {
+            "schema": SCHEMA,
+            "run_id": self.run_id,
+            "lang": self.lang,
+            "lab_dir": self.lab_dir,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "engine": self.engine,
+            "score": {"earned": earned, "possible": possible},
+            "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
+            "checkpoints": [asdict(r) for r in self.results.values()],
+            "cleanup": self.cleanup,
+        }
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2, default=str) + "\n")
+
+    def checklist(self) -> list[str]:
+        """The lab's "Phase별 체크포인트" with ✅/❌ and the measured numbers, in the run's language."""
+        lines: list[str] = []
+        for phase in sorted({r.phase for r in self.results.values()}):
+            lines.append(PHASE_TITLES[phase].render(self.lang))
+            for r in (r for r in self.results.values() if r.phase == phase):
+                title = BY_ID[r.id].title.render(self.lang) if r.id in BY_ID else r.id
+                lines.append(f"  {MARK[r.outcome]} {title}  [{r.id}, {r.seconds:.1f}s]")
+                lines.append(f"      {WORD[self.lang][r.outcome]}: {r.message}")
+                if r.hint and r.outcome != "passed":
+                    lines.append(("      힌트: " if self.lang == "ko" else "      Hint: ") + r.hint)
+        earned, possible = self.score()
+        label = "점수" if self.lang == "ko" else "Score"
+        lines.append(f"{label}: {earned}/{possible}")
+        if self.timings:
+            lines.append(("시간: " if self.lang == "ko" else "Timings: ")
+                         + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
+        return lines

@@ -1,0 +1,89 @@
+"""The run's settings and where each value came from: marker > CLI > environment > ini > default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from .labdir import DEFAULT_LAB_DIR
+from .text import LANGS
+
+PRECEDENCE = "Precedence: command line > environment variable > ini file > default."
+
+
+def lang_choice(value: str) -> str:
+    """``type=`` for ``--lab-lang``: a clean usage error instead of a traceback."""
+    if value not in LANGS:
+        raise pytest.UsageError(f"--lab-lang must be one of {', '.join(LANGS)}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    env: str
+    default: str | None
+    help: str
+    check: Callable[[str], str] = str
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--lab-dir", "ORCHLAB_LAB_DIR", DEFAULT_LAB_DIR,
+           "the student's lab folder (phase1/app.py, phase1/Dockerfile, phase2/docker-compose.yml); "
+           f"default {DEFAULT_LAB_DIR}"),
+    Option("--base-image", "ORCHLAB_BASE_IMAGE", None,
+           "build with IMAGE in place of the Dockerfile's FROM image (offline; see `orchlab base-image`); "
+           "the student's Dockerfile is not touched"),
+    Option("--lab-lang", "ORCHLAB_LANG", "ko", "language of results: ko or en; default ko", lang_choice),
+    Option("--lab-report", "ORCHLAB_REPORT", None, "write the versioned JSON report to PATH"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("orchlab", "pytest-orchlab: grade the orchestration lab. " + PRECEDENCE)
+    for opt in OPTIONS:
+        help_text = f"{opt.help} [env {opt.env}, ini {opt.dest}]"
+        group.addoption(opt.flag, dest=opt.dest, default=None, type=opt.check, help=help_text)
+        parser.addini(opt.dest, help=help_text, default=None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    lab_dir: str
+    base_image: str | None
+    lang: str
+    report: str | None
+    sources: dict[str, str]
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Settings:
+        values: dict[str, str | None] = {}
+        sources: dict[str, str] = {}
+        for opt in OPTIONS:
+            value, source = config.getoption(opt.dest), "command line"
+            if value is None and os.environ.get(opt.env):
+                value, source = os.environ[opt.env], f"environment {opt.env}"
+            if value is None and config.getini(opt.dest):
+                value, source = str(config.getini(opt.dest)), f"ini {opt.dest} in {config.inipath}"
+            if value is None:
+                value, source = opt.default, "default"
+            if value is not None and source != "command line":
+                try:
+                    value = opt.check(value)
+                except pytest.UsageError as exc:
+                    raise pytest.UsageError(f"{exc} (from {source})") from None
+            values[opt.dest], sources[opt.dest] = value, source
+        return cls(
+            lab_dir=values["lab_dir"] or DEFAULT_LAB_DIR,
+            base_image=values["base_image"],
+            lang=values["lab_lang"] or "ko",
+            report=values["lab_report"],
+            sources=sources,
+        )
