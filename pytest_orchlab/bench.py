@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 from dataclasses import dataclass
 
@@ -39,11 +40,24 @@ def ab_rps(host: str, port: int, concurrency: int, seconds: float) -> float:
     return (int(complete.group(1)) - int(failed.group(1))) / float(taken.group(1))
 
 
-def compare(host: str, port: int, levels: tuple[int, ...] = (200, 600), seconds: float = 6.0) -> list[Comparison]:
-    """Run ``ab`` and orchlab's generator alternately at each concurrency against one target."""
+def compare(
+    host: str, port: int, levels: tuple[int, ...] = (200, 600), seconds: float = 6.0, rounds: int = 3
+) -> list[Comparison]:
+    """Alternate ``ab`` and orchlab's generator ``rounds`` times per level (ABBA order) and keep medians.
+
+    Both share two cores with the app they load, so single runs vary by about 10 %; the median of
+    interleaved runs cancels drift such as a warming page cache.
+    """
     rows = []
     for c in levels:
-        theirs = ab_rps(host, port, c, seconds)
-        ours = load(host, port, c, seconds, timeout=5.0).rps
-        rows.append(Comparison(c, seconds, theirs, ours))
+        theirs: list[float] = []
+        ours: list[float] = []
+        for i in range(rounds):
+            order = (theirs, ours) if i % 2 == 0 else (ours, theirs)
+            for bucket in order:
+                if bucket is theirs:
+                    theirs.append(ab_rps(host, port, c, seconds))
+                else:
+                    ours.append(load(host, port, c, seconds, timeout=5.0).rps)
+        rows.append(Comparison(c, seconds, statistics.median(theirs), statistics.median(ours)))
     return rows

@@ -13,7 +13,7 @@ from docker.models.containers import Container
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
-from .engine import Engine, Progress
+from .engine import Engine, Progress, published_host
 from .errors import NotGradable
 from .grading import Serving
 from .image import BuiltImage
@@ -43,6 +43,8 @@ class Readiness:
 def port_in_use(port: int) -> bool:
     """True when something on this machine already listens on ``port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # SO_REUSEADDR: closed connections in TIME_WAIT on the port are not "in use"; a listener is.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("0.0.0.0", port))
         except OSError as exc:
@@ -127,8 +129,7 @@ class WebContainer:
 
     @property
     def host(self) -> str:
-        assert self._tc is not None
-        return self._tc.get_container_host_ip()
+        return published_host()
 
     @property
     def url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import secrets
@@ -9,9 +10,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from urllib.parse import urlparse
 
 import docker
 import docker.errors
@@ -41,6 +44,14 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
+def published_host() -> str:
+    """Where published ports answer: the engine's host for ``tcp://``/``ssh://``, else this machine."""
+    parsed = urlparse(engine_address())
+    if parsed.scheme in ("tcp", "ssh", "http", "https") and parsed.hostname:
+        return parsed.hostname
+    return "127.0.0.1"
+
+
 def _no_daemon(detail: str) -> NotGradable:
     where = engine_address()
     return NotGradable(
@@ -64,8 +75,18 @@ def connect(timeout: float = 10.0) -> docker.DockerClient:
         client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _no_daemon(detail) from None
+        raise _no_daemon(_plain(exc)) from None
+
+
+def _plain(exc: BaseException) -> str:
+    """The useful part of a connection error, not the SDK's nested reprs."""
+    text = str(exc)
+    for needle, plain in (("FileNotFoundError", "the socket file does not exist (dockerd not running?)"),
+                          ("ConnectionRefusedError", "connection refused (nothing listens there)"),
+                          ("PermissionError", "permission denied on the socket (add your user to the docker group)")):
+        if needle in text:
+            return plain
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 @dataclass
@@ -139,13 +160,13 @@ def sweep(client: docker.DockerClient, select: Callable[[dict[str, str]], bool])
                     gone("service", svc.name, svc.remove)
         for ctr in client.containers.list(all=True, filters=flt):
             if select(ctr.labels):
-                gone("container", ctr.name, lambda c=ctr: c.remove(force=True, v=True))
+                gone("container", ctr.name, functools.partial(ctr.remove, force=True, v=True))
         for net in client.networks.list(filters=flt):
             if select(net.attrs.get("Labels") or {}):
                 gone("network", net.name, net.remove)
         for img in client.images.list(filters=flt):
             if select(img.labels or {}):
-                gone("image", img.short_id, lambda i=img: client.images.remove(i.id, force=True))
+                gone("image", img.short_id, functools.partial(client.images.remove, img.id, force=True))
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         pass
     return removed

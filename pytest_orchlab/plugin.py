@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
 import docker.errors
 import pytest
@@ -19,7 +20,7 @@ from .checklist import BY_ID
 from .engine import Engine, leftovers, new_run_id
 from .errors import LabInputError, NotGradable, OrchlabError, docker_failure
 from .grading import Verdict
-from .report import Report, Result
+from .report import HINT_WORD, WORD, Report, Result
 from .settings import Settings, add_options
 
 OUTCOME_KEY = "orchlab_outcome"
@@ -39,6 +40,7 @@ class LabState:
     engine: Engine | None = None
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
+    blocked_by: dict[str, tuple[str, str]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     phase_spans: dict[int, list[float]] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
@@ -64,13 +66,20 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = new_run_id()
     state = LabState(settings, Report(run_id, settings.lang, settings.lab_dir), run_id)
     config.stash[STATE] = state
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        def progress(line: str) -> None:
-            terminal.ensure_newline()
-            terminal.write_line(line, cyan=True)
 
-        state.progress = progress
+    def progress(line: str) -> None:
+        # Looked up per call: the terminal reporter registers after this hook may have run.
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None:
+            print(line, flush=True)
+            return
+        # Output capture holds fd 1 during a test; live lines need it lifted, as pytest-timeout does.
+        capman = config.pluginmanager.get_plugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            terminal.write_line(line, cyan=True)
+            terminal.flush()  # a progress line is only useful while the wait is still going
+
+    state.progress = progress
     config.pluginmanager.register(fixtures, "orchlab-fixtures")
     # A terminated run (SIGTERM from CI or a teacher's script) cleans up like Ctrl-C does.
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
@@ -103,12 +112,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for required in cp[2]:
         before = state.report.results.get(required)
         if before is not None and before.outcome != "passed":
-            state.blocked[item.nodeid] = required
+            root = state.blocked_by.get(required, (required, before.outcome))
+            state.blocked_by[cp[0]] = root
             lang = state.settings.lang
-            pytest.skip(
-                f"{required} 이(가) {before.outcome} 이므로 보류" if lang == "ko"
-                else f"blocked: required checkpoint {required} {before.outcome}"
-            )
+            message = (f"{root[0]} 이(가) {WORD[lang][root[1]]} 상태입니다" if lang == "ko"
+                       else f"{root[0]} was {WORD[lang][root[1]]}")
+            state.blocked[item.nodeid] = message
+            pytest.skip(message)
 
 
 def _classify(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
@@ -116,7 +126,7 @@ def _classify(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
     if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
         exc = docker_failure(exc)
     if isinstance(exc, NotGradable):
-        return "not-gradable", exc.render(lang), exc.fix.render(lang) if exc.fix else None
+        return "not-gradable", exc.text.render(lang), exc.fix.render(lang) if exc.fix else None
     if isinstance(exc, LabInputError):
         return "failed", exc.text.render(lang), exc.fix.render(lang) if exc.fix else None
     if isinstance(exc, OrchlabError):
@@ -127,6 +137,10 @@ def _classify(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
         f"pytest-orchlab 내부 오류 {type(exc).__name__}: {exc}" if lang == "ko"
         else f"pytest-orchlab internal error {type(exc).__name__}: {exc} (please report it)"
     ), None
+
+
+def _paragraph(outcome: str, message: str, hint: str | None, lang: str) -> str:
+    return message + (f"\n{HINT_WORD[lang][outcome == 'not-gradable']}: {hint}" if hint else "")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -148,11 +162,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome: str | None = None
     message, hint, evidence = "", None, {}
     if item.nodeid in state.blocked and call.when == "setup":
-        outcome, message = "blocked", str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        outcome, message = "blocked", state.blocked[item.nodeid]
     elif call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
         outcome, message, hint = _classify(call.excinfo.value, lang)
         if not (outcome == "not-gradable" and message.startswith("pytest-orchlab internal")):
-            report.longrepr = message + (f"\n{'힌트' if lang == 'ko' else 'Hint'}: {hint}" if hint and outcome == "failed" else "")
+            report.longrepr = _paragraph(outcome, message, hint, lang)
     elif call.when == "call" and report.passed:
         outcome = "passed"
     if verdict is not None:
@@ -160,7 +174,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         hint = verdict.hint.render(lang) if verdict.hint and outcome == "failed" else hint
         evidence = verdict.evidence
         if outcome == "failed":
-            report.longrepr = message + (f"\n{'힌트' if lang == 'ko' else 'Hint'}: {hint}" if hint else "")
+            report.longrepr = _paragraph(outcome, message, hint, lang)
     if outcome is None:
         return report
     report.user_properties.append((OUTCOME_KEY, outcome))
@@ -171,8 +185,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
-    outcome = dict(report.user_properties).get(OUTCOME_KEY)
+def pytest_report_teststatus(report: pytest.TestReport | pytest.CollectReport, config: pytest.Config) -> tuple[str, str, Any] | None:
+    outcome = dict(getattr(report, "user_properties", ())).get(OUTCOME_KEY)
     if outcome == "not-gradable":
         return "not gradable", "N", ("NOT GRADABLE", {"yellow": True})
     if outcome == "blocked":

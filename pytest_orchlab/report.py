@@ -18,6 +18,8 @@ WORD = {
     "en": {"passed": "passed", "failed": "failed", "not-gradable": "not gradable", "blocked": "blocked"},
 }
 
+HINT_WORD = {"ko": ("힌트", "해결"), "en": ("Hint", "Fix")}
+
 
 @dataclass
 class Result:
@@ -76,8 +78,8 @@ class Report:
                 title = BY_ID[r.id].title.render(self.lang) if r.id in BY_ID else r.id
                 lines.append(f"  {MARK[r.outcome]} {title}  [{r.id}, {r.seconds:.1f}s]")
                 lines.append(f"      {WORD[self.lang][r.outcome]}: {r.message}")
-                if r.hint and r.outcome != "passed":
-                    lines.append(("      힌트: " if self.lang == "ko" else "      Hint: ") + r.hint)
+                if r.hint and r.outcome in ("failed", "not-gradable"):
+                    lines.append(f"      {HINT_WORD[self.lang][r.outcome == 'not-gradable']}: {r.hint}")
         earned, possible = self.score()
         label = "점수" if self.lang == "ko" else "Score"
         lines.append(f"{label}: {earned}/{possible}")

@@ -1,0 +1,172 @@
+"""Phase 1 on a real Docker engine: the reference lab, broken labs, busy resources, Ctrl-C."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from testcontainers.core.container import DockerContainer
+
+from pytest_orchlab.engine import OWNER_LABEL, RUN_LABEL
+from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, outcomes, run_lab
+
+PHASE1 = ["p1-image-builds", "p1-container-serves", "p1-cpu-saturation", "p1-latency-rises",
+          "p1-requests-fail", "p1-throughput-ceiling", "p1-kill-outage", "p1-manual-recovery"]
+AFTER_SERVES = {cid: "blocked" for cid in PHASE1[2:]}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[docker.DockerClient]:
+    c = docker.from_env()
+    yield c
+    c.close()
+
+
+def labelled(client: docker.DockerClient) -> list[str]:
+    flt = {"label": RUN_LABEL}
+    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+            + [f"network {n.name}" for n in client.networks.list(filters=flt)]
+            + [f"image {i.short_id}" for i in client.images.list(filters=flt)])
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def test_reference_lab_passes_all_eight_with_numbers(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
+    before = tree_digest(SAMPLE)
+    result, report = run_lab(pytester, SAMPLE, "-m", "phase1")
+    assert outcomes(report) == {cid: "passed" for cid in PHASE1}, result.stdout.str()
+    assert result.ret == pytest.ExitCode.OK
+    cpu = by_id(report, "p1-cpu-saturation")["evidence"]
+    assert cpu["peak_cpu_pct"] >= 0.9 * cpu["ceiling_pct"]
+    assert by_id(report, "p1-requests-fail")["evidence"]["failed"] > 0
+    assert by_id(report, "p1-kill-outage")["evidence"]["exit_code"] == 137
+    downtime = by_id(report, "p1-manual-recovery")["evidence"]["downtime_s"]
+    assert 0 < downtime < 15 and round(downtime, 1) == downtime
+    assert report["schema"] == "pytest-orchlab/report/1" and report["engine"]["version"]
+    assert {"phase1", "session"} <= set(report["timings_s"])
+    result.stdout.fnmatch_lines(["*✅ CPU use reaches 90% or more*", "*passed: peak CPU*", "Score: 11/11"])
+    assert tree_digest(SAMPLE) == before, "the lab folder must never be modified"
+    assert labelled(client) == []
+
+
+def _break(lab: Path, name: str) -> None:
+    app, dockerfile = lab / "phase1" / "app.py", lab / "phase1" / "Dockerfile"
+    if name == "dockerfile-does-not-build":
+        dockerfile.write_text(dockerfile.read_text().replace("RUN pip install flask", "RUN pip install flask && exit 3"))
+    elif name == "app-on-wrong-port":
+        app.write_text(app.read_text().replace("port=5000", "port=5001"))
+    elif name == "wrong-greeting":
+        app.write_text(app.read_text().replace("Hello from", "Hi from"))
+    elif name == "app-crashes":
+        app.write_text(app.read_text().replace("app = Flask(__name__)", "app = Flask(__name__)\nraise SystemExit('boom: bad config')"))
+    elif name == "missing-folder":
+        import shutil
+
+        shutil.rmtree(lab / "phase1")
+
+
+BROKEN = {
+    "dockerfile-does-not-build": ({"p1-image-builds": "failed", "p1-container-serves": "blocked", **AFTER_SERVES},
+                                  "p1-image-builds", "docker build -t simple-web:v1", "returned a non-zero code: 3"),
+    "app-on-wrong-port": ({"p1-image-builds": "passed", "p1-container-serves": "failed", **AFTER_SERVES},
+                          "p1-container-serves", "0.0.0.0:5000", "did not answer within"),
+    "wrong-greeting": ({"p1-image-builds": "passed", "p1-container-serves": "failed", **AFTER_SERVES},
+                       "p1-container-serves", "'Hello from {hostname}'", "without 'Hello from"),
+    "app-crashes": ({"p1-image-builds": "passed", "p1-container-serves": "failed", **AFTER_SERVES},
+                    "p1-container-serves", "fix the error in the logs", "boom: bad config"),
+    "missing-folder": ({"p1-image-builds": "failed", "p1-container-serves": "blocked", **AFTER_SERVES},
+                       "p1-image-builds", "environment setup", "phase1/app.py, phase1/Dockerfile missing"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_lab_gets_exact_outcomes_and_hint(
+    name: str, pytester: pytest.Pytester, lab_copy: Path, client: docker.DockerClient
+) -> None:
+    expected, failing, hint, seen = BROKEN[name]
+    _break(lab_copy, name)
+    before = tree_digest(lab_copy) if lab_copy.exists() else ""
+    result, report = run_lab(pytester, lab_copy, "-m", "phase1")
+    assert outcomes(report) == expected, result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    failed = by_id(report, failing)
+    assert hint in failed["hint"] and seen in failed["message"], failed
+    assert "Traceback" not in result.stdout.str()
+    assert (tree_digest(lab_copy) if lab_copy.exists() else "") == before
+    assert labelled(client) == []
+
+
+def test_busy_port_is_not_gradable_and_left_alone(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("0.0.0.0", 8080))
+        squatter.listen(1)
+        result, report = run_lab(pytester, SAMPLE, "-m", "phase1")
+        assert squatter.fileno() != -1
+    got = outcomes(report)
+    assert got["p1-image-builds"] == "passed" and got["p1-container-serves"] == "not-gradable"
+    assert set(got.values()) == {"passed", "not-gradable", "blocked"}
+    assert "Port 8080 is already taken" in by_id(report, "p1-container-serves")["message"]
+    assert labelled(client) == []
+
+
+def test_students_own_web_app_is_left_alone(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
+    with DockerContainer(BASE_IMAGE, name="web-app", command="sleep 300") as theirs:
+        result, report = run_lab(pytester, SAMPLE, "-m", "phase1")
+        serves = by_id(report, "p1-container-serves")
+        assert serves["outcome"] == "not-gradable" and "docker rm -f web-app" in serves["hint"]
+        theirs.get_wrapped_container().reload()
+        assert theirs.get_wrapped_container().status == "running"
+    assert labelled(client) == []
+
+
+def test_leftovers_of_a_crashed_run_are_swept(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = client.containers.create(BASE_IMAGE, "sleep 300", labels={
+        RUN_LABEL: "crashed-run", OWNER_LABEL: f"{socket.gethostname()}:{dead.pid}"})
+    result, report = run_lab(pytester, pytester.path / "no-lab", "-m", "phase1")
+    assert outcomes(report)["p1-image-builds"] == "failed"
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(stale.id)
+    result.stdout.fnmatch_lines(["*swept leftovers of crashed runs: container*"])
+
+
+def test_ctrl_c_mid_checkpoint_leaves_nothing_and_spares_the_canary(tmp_path: Path, client: docker.DockerClient) -> None:
+    with DockerContainer(BASE_IMAGE, name="orchlab-canary", command="sleep 300") as canary:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", str(CHECKPOINTS), "-m", "phase1", "--lab-dir", str(SAMPLE),
+             "--base-image", BASE_IMAGE, "-p", "no:cacheprovider", "--lab-lang", "en"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert proc.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            seen.append(line)
+            if "orchlab: load 300 concurrent clients" in line:  # mid-way through p1-cpu-saturation
+                break
+            assert time.monotonic() < deadline, "".join(seen)
+        assert labelled(client), "the run should have resources while it is under way"
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=90)
+        assert proc.returncode == pytest.ExitCode.INTERRUPTED, "".join(seen) + rest
+        assert labelled(client) == [], rest
+        canary.get_wrapped_container().reload()
+        assert canary.get_wrapped_container().status == "running"
