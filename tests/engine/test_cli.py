@@ -1,0 +1,51 @@
+"""The `orchlab` command against the real engine."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import docker
+import pytest
+
+from pytest_orchlab.cli import main
+from pytest_orchlab.engine import OWNER_LABEL, RUN_LABEL
+from tests.helpers import BASE_IMAGE
+
+
+def test_engine_reports_a_running_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["engine"]) == 0
+    assert "engine already answers at" in capsys.readouterr().out
+
+
+def test_base_image_is_cached(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["base-image", "--name", BASE_IMAGE]) == 0
+    assert "already present (cached" in capsys.readouterr().out
+
+
+def test_sweep_removes_only_dead_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    client = docker.from_env()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    stale = client.containers.create(BASE_IMAGE, "true", labels={RUN_LABEL: "x", OWNER_LABEL: f"{host}:{dead.pid}"})
+    alive = client.containers.create(BASE_IMAGE, "true", labels={RUN_LABEL: "y", OWNER_LABEL: f"{host}:1"})
+    foreign = client.containers.create(BASE_IMAGE, "true")
+    try:
+        assert main(["sweep"]) == 0
+        assert f"container {stale.name}" in capsys.readouterr().out
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(stale.id)
+        client.containers.get(alive.id)
+        client.containers.get(foreign.id)
+    finally:
+        alive.remove(force=True)
+        foreign.remove(force=True)
+
+
+def test_no_engine_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    assert main(["sweep"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orchlab sweep: No Docker engine answers at tcp://127.0.0.1:9") and "Traceback" not in err
