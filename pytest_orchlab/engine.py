@@ -153,20 +153,30 @@ def sweep(client: docker.DockerClient, select: Callable[[dict[str, str]], bool])
             pass  # reported by the caller's leftover check; never fatal during cleanup
 
     try:
-        swarm_on = client.info().get("Swarm", {}).get("LocalNodeState") == "active"
-        if swarm_on:
+        swarm = client.info().get("Swarm", {})
+        if swarm.get("LocalNodeState") == "active" and swarm.get("ControlAvailable"):
             for svc in client.services.list(filters=flt):
                 if select(svc.attrs["Spec"].get("Labels", {})):
                     gone("service", svc.name, svc.remove)
         for ctr in client.containers.list(all=True, filters=flt):
             if select(ctr.labels):
                 gone("container", ctr.name, functools.partial(ctr.remove, force=True, v=True))
-        for net in client.networks.list(filters=flt):
-            if select(net.attrs.get("Labels") or {}):
+
+        def networks_gone() -> bool:
+            left = [n for n in client.networks.list(filters=flt) if select(n.attrs.get("Labels") or {})]
+            for net in left:
                 gone("network", net.name, net.remove)
+            return not [n for n in client.networks.list(filters=flt) if select(n.attrs.get("Labels") or {})]
+
+        # An overlay network can be removed only once its task containers have detached.
+        poll(networks_gone, bool, timeout=20, interval=0.5)
         for img in client.images.list(filters=flt):
             if select(img.labels or {}):
                 gone("image", img.short_id, functools.partial(client.images.remove, img.id, force=True))
+        if swarm.get("LocalNodeState") == "active":
+            labels = dict(client.swarm.attrs.get("Spec", {}).get("Labels") or {}) if swarm.get("ControlAvailable") else {}
+            if RUN_LABEL in labels and select(labels):
+                gone("swarm", labels[RUN_LABEL], functools.partial(client.swarm.leave, force=True))
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         pass
     return removed

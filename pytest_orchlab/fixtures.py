@@ -8,18 +8,32 @@ environment, e.g. ``lab_folder`` to grade a folder you generate.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
 from .container import WebContainer
-from .engine import Engine, connect
+from .engine import Engine, connect, published_host
 from .errors import LabInputError
 from .grading import Verdict
 from .image import IMAGE_STEP, BuiltImage, ImageBuilder
 from .labdir import LabFolder
 from .load import LoadProfile, Saturation, measure_saturation
+from .mesh import MeshCheck, check_routing_mesh
 from .outage import Outage, measure_outage
+from .rollout import Rollout, update_image
+from .scaling import ScaleOut, scale_out
+from .service import EventLog, spec_summary, wait_running
+from .stack import SERVICE, Stack
+from .swarm import Swarm
+from .swarm_grading import Deployment
 from .text import t
+from .timeline import HostProbe, NetworkProbe, Timeline
+
+
+class Grade(Protocol):
+    def __call__(self, verdict: Verdict, attach: Callable[[], dict[str, Any]] | None = None) -> None: ...
 
 
 def _state(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
@@ -101,13 +115,112 @@ def outage(request: pytest.FixtureRequest, web_app: WebContainer) -> Outage:
 
 
 @pytest.fixture
-def grade(request: pytest.FixtureRequest) -> Callable[[Verdict], None]:
-    """Record a checkpoint's :class:`Verdict` as evidence and fail it, without a traceback, if not passed."""
+def grade(request: pytest.FixtureRequest) -> Grade:
+    """Record a checkpoint's :class:`Verdict` as evidence and fail it, without a traceback, if not passed.
+
+    ``grade(verdict, attach=fn)``: on failure, ``fn()`` adds what a teacher would ask for to the evidence.
+    """
     state = _state(request)
 
-    def record(verdict: Verdict) -> None:
+    def record(verdict: Verdict, attach: Callable[[], dict[str, Any]] | None = None) -> None:
+        if not verdict.passed and attach is not None:
+            verdict = Verdict(verdict.passed, verdict.seen, {**verdict.evidence, **attach()}, verdict.hint)
         state.verdicts[request.node.nodeid] = verdict
         if not verdict.passed:
             pytest.fail(verdict.seen.render(state.settings.lang), pytrace=False)
 
     return record
+
+
+# --- Phase 2: Docker Swarm -------------------------------------------------------------------
+
+
+def _apply_sed(ctx: Path) -> None:
+    """The lab's ``sed -i 's/Hello from/Greetings from/g' app.py``, on the build copy only."""
+    app = ctx / "app.py"
+    app.write_text(app.read_text().replace("Hello from", "Greetings from"))
+
+
+@pytest.fixture(scope="session")
+def lab_image_v2(lab_folder: LabFolder, image_builder: ImageBuilder, lab_image: BuiltImage) -> BuiltImage:
+    """``simple-web:v2`` made as the lab makes it: its ``sed`` on a copy of the student's ``app.py``."""
+    return image_builder.build(lab_folder.phase1, "simple-web:v2", _apply_sed)
+
+
+@pytest.fixture(scope="module")
+def lab_swarm(request: pytest.FixtureRequest, docker_engine: Engine) -> Iterator[Swarm]:
+    """Swarm mode: ``docker swarm init`` when inactive (left again at the end); a user's swarm is used as is."""
+    with Swarm(docker_engine, _state(request).progress) as swarm:
+        yield swarm
+
+
+@pytest.fixture(scope="module")
+def webapp_stack(request: pytest.FixtureRequest, docker_engine: Engine, lab_swarm: Swarm, lab_folder: LabFolder,
+                 lab_image: BuiltImage) -> Iterator[Stack]:
+    """Stack ``webapp`` from the student's ``phase2/docker-compose.yml`` (a labelled copy using the built
+    ``simple-web:v1``), or the student's own running ``webapp`` stack, put back as found at the end."""
+    with Stack(docker_engine, lab_folder, {"simple-web:v1": lab_image.tag}, _state(request).progress) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, docker_engine: Engine, webapp_stack: Stack) -> Deployment:
+    """The stack once its tasks run (up to 60 s), with its networks and whether the routing mesh answers."""
+    svc = webapp_stack.service
+    _state(request).progress("orchlab: waiting up to 60 s for webapp_web's tasks to run ...")
+    spec = spec_summary(svc)
+    ok, waited, rows = wait_running(svc, spec["replicas"] or 0, 60.0)
+    drivers = {}
+    for net_id in spec["networks"]:
+        net = docker_engine.client.networks.get(net_id)
+        drivers[net.name] = net.attrs.get("Driver", "")
+    mesh = check_routing_mesh(published_host(), 8080) if rows else MeshCheck(False, ["no task running"], None, 0.0)
+    return Deployment(len(rows), waited, spec, drivers, mesh, rows)
+
+
+@pytest.fixture(scope="session")
+def orchlab_progress(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Prints a live progress line (shown even while output is captured)."""
+    return _state(request).progress  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def scaled_out(docker_engine: Engine, webapp_stack: Stack, deployment: Deployment, orchlab_progress: Callable[[str], None]) -> ScaleOut:
+    """``docker service scale webapp_web=5``, waited for (up to 60 s)."""
+    return scale_out(docker_engine, webapp_stack.service, 5, progress=orchlab_progress)
+
+
+@pytest.fixture(scope="module")
+def service_events(docker_engine: Engine, webapp_stack: Stack, deployment: Deployment) -> Iterator[EventLog]:
+    """webapp_web's container events (create, start, kill, die), recorded live for the whole of Phase 2."""
+    with EventLog(docker_engine, webapp_stack.service) as log:
+        yield log
+
+
+@pytest.fixture(scope="module")
+def rolling_update(docker_engine: Engine, webapp_stack: Stack, steady_traffic: Timeline, service_events: EventLog,
+                   lab_image_v2: BuiltImage, orchlab_progress: Callable[[str], None]) -> Rollout:
+    """``docker service update --image simple-web:v2 webapp_web``, followed to completion under steady traffic."""
+    return update_image(docker_engine, webapp_stack.service, lab_image_v2.tag, steady_traffic, service_events, orchlab_progress)
+
+
+@pytest.fixture(scope="module")
+def steady_traffic(request: pytest.FixtureRequest, docker_engine: Engine, webapp_stack: Stack, deployment: Deployment,
+                   lab_image: BuiltImage) -> Iterator[Timeline]:
+    """Requests at 20/s for the whole of Phase 2, through the routing mesh where it works, else from
+    a probe inside the stack's overlay network (see ``orchlab.timeline``). The path is in the evidence."""
+    timeline = Timeline()
+    if not deployment.running:
+        raise LabInputError(t("webapp_web 작업이 실행되지 않아 측정할 수 없습니다.", "webapp_web has no running task to measure."),
+                            t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
+    if deployment.mesh.works:
+        with HostProbe(published_host(), 8080, timeline):
+            yield timeline
+        return
+    state = _state(request)
+    state.progress("orchlab: " + deployment.mesh.diagnosis.en)
+    network = next(name for name, driver in deployment.network_drivers.items() if driver == "overlay")
+    image = state.settings.base_image or lab_image.tag
+    with NetworkProbe(docker_engine, image, network, SERVICE, timeline):
+        timeline.wait_for(1, 0, 10.0)
+        yield timeline

@@ -213,6 +213,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             report.cleanup.append(f"cleanup could not reach the engine: {exc}")
     for phase, (begin, end) in sorted(state.phase_spans.items()):
         report.timings[f"phase{phase}"] = end - begin
+        floor = sum(float(r.evidence.get("engine_s") or 0) for r in report.results.values() if r.phase == phase)
+        if floor:
+            # What the engine itself needed (configured delays, grace periods, task starts), from its events.
+            report.timings[f"phase{phase}_engine_floor"] = floor
     report.timings["session"] = time.monotonic() - state.started
     if state.settings.report:
         report.write(Path(state.settings.report))

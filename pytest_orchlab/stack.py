@@ -50,7 +50,7 @@ def read_compose(path: Path) -> dict[str, Any]:
 
 def _as_dict(labels: Any) -> dict[str, str]:
     if isinstance(labels, list):
-        return dict(str(item).split("=", 1) if "=" in str(item) else (str(item), "") for item in labels)
+        return {str(item).partition("=")[0]: str(item).partition("=")[2] for item in labels}
     return {str(k): str(v) for k, v in (labels or {}).items()}
 
 

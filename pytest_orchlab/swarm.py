@@ -8,7 +8,7 @@ from typing import Any
 
 import docker.errors
 
-from .engine import OWNER_LABEL, RUN_LABEL, Engine, Progress, _is_stale
+from .engine import Engine, Progress
 from .errors import NotGradable
 from .text import t
 
@@ -26,35 +26,19 @@ class SwarmView:
     initialized_by_run: bool
 
 
-def swarm_labels(client: docker.DockerClient) -> dict[str, str]:
-    try:
-        return dict(client.swarm.attrs.get("Spec", {}).get("Labels") or {})
-    except docker.errors.APIError:
-        return {}
-
-
-def leave_stale_swarm(client: docker.DockerClient) -> bool:
-    """Leave a swarm that a crashed orchlab run initialised (its labels say so); never another one."""
-    if client.info().get("Swarm", {}).get("LocalNodeState") != "active":
-        return False
-    labels = swarm_labels(client)
-    if RUN_LABEL in labels and _is_stale(labels):
-        client.swarm.leave(force=True)
-        return True
-    return False
-
-
 class Swarm:
     """Swarm mode for the run: initialised if inactive (and left again at the end), else used as is."""
 
     def __init__(self, engine: Engine, progress: Progress = print) -> None:
         self.engine, self.progress = engine, progress
         self.initialized = False
+        self._had_gwbridge = True
 
     def __enter__(self) -> Swarm:
         client = self.engine.client
         state = client.info().get("Swarm", {}).get("LocalNodeState", "inactive")
         if state == "inactive":
+            self._had_gwbridge = bool(client.networks.list(names=["docker_gwbridge"]))
             self.progress("orchlab: docker swarm init ...")
             try:
                 client.swarm.init(labels=self.engine.labels)
@@ -70,7 +54,8 @@ class Swarm:
             )
         elif not client.info()["Swarm"].get("ControlAvailable"):
             raise NotGradable(
-                t("이 노드는 Swarm 워커입니다: 스택은 매니저에서만 배포할 수 있습니다.", "This node is a swarm worker: stacks can only be deployed from a manager."),
+                t("이 노드는 Swarm 워커입니다: 스택은 매니저에서만 배포할 수 있습니다.",
+                  "This node is a swarm worker: stacks can only be deployed from a manager."),
                 t("매니저 노드에서 실행하세요.", "run on a manager node."),
             )
         return self
@@ -79,6 +64,9 @@ class Swarm:
         if self.initialized:
             try:
                 self.engine.client.swarm.leave(force=True)
+                if not self._had_gwbridge:  # swarm init made it; leave the engine as it was found
+                    for net in self.engine.client.networks.list(names=["docker_gwbridge"]):
+                        net.remove()
             except docker.errors.APIError:
                 pass
 

@@ -1,0 +1,47 @@
+"""Is Swarm's ingress routing mesh working here? It needs IPVS in the kernel, which some lack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .text import Text, t
+from .timeline import kernel_has_ipvs
+from .traffic import probe
+from .waiting import poll
+
+
+@dataclass(frozen=True)
+class MeshCheck:
+    works: bool
+    seen: list[str]
+    ipvs: bool | None
+    waited_s: float
+
+    @property
+    def diagnosis(self) -> Text:
+        if self.works:
+            return t("라우팅 메시가 8080 에서 응답합니다.", "The routing mesh answers on port 8080.")
+        kernel = {True: ("커널에 IPVS가 있지만", "the kernel has IPVS, yet"),
+                  False: ("이 커널에는 IPVS(ip_vs)가 없어", "this kernel has no IPVS (ip_vs), so"),
+                  None: ("IPVS 여부는 확인할 수 없지만", "IPVS could not be checked, and")}[self.ipvs]
+        seen = ", ".join(self.seen[-3:])
+        return t(
+            f"{kernel[0]} Swarm의 ingress 라우팅 메시와 VIP 로드 밸런싱이 동작하지 않습니다 "
+            f"(작업은 실행 중인데 게시된 8080 포트: {seen}). 같은 성질을 오버레이 네트워크 안의 프로브로 측정합니다.",
+            f"{kernel[1]} Swarm's ingress routing mesh and VIP load balancing do not work here "
+            f"(tasks are running, but the published port 8080 gave: {seen}). The same properties are measured "
+            "by a probe inside the stack's overlay network that resolves tasks.<service> itself.",
+        )
+
+
+def check_routing_mesh(host: str, port: int, timeout: float = 4.0) -> MeshCheck:
+    """Probe the published port until it answers or ``timeout`` (the mesh needs a moment after deploy)."""
+    seen: list[str] = []
+
+    def look() -> bool:
+        reply = probe(host, port, "/health", timeout=1.0)
+        seen.append(reply.fate)
+        return reply.ok
+
+    works, waited = poll(look, bool, timeout=timeout, interval=0.3)
+    return MeshCheck(works, seen, kernel_has_ipvs(), waited)
