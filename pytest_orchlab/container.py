@@ -26,7 +26,6 @@ testcontainers_config.ryuk_disabled = True
 LAB_NAME = "web-app"
 HOST_PORT = 8080
 APP_PORT = 5000
-RUN_STEP = "실습 1: docker run -d --name web-app -p 8080:5000 simple-web:v1"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ PULL_FAILURE = re.compile(
     r"failed to resolve|connection refused|repository does not exist|Temporary failure in name resolution",
     re.IGNORECASE,
 )
-IMAGE_STEP = "실습 환경 준비: docker build -t simple-web:v1 ."
+IMAGE_STEP = t("실습 환경 준비 (app.py, Dockerfile)", "the lab's environment setup (app.py, Dockerfile)")
 
 
 def rewrite_from(dockerfile: str, base_image: str | None) -> tuple[str, list[tuple[str, str]]]:
@@ -84,7 +84,7 @@ class BuildFailed(LabInputError):
         tail = " | ".join(log_tail)
         super().__init__(
             t(f"{lab_tag} 이미지 빌드가 실패했습니다. 빌드 로그 끝: {tail}", f"Building {lab_tag} failed. Build log ends: {tail}"),
-            t(f"'{IMAGE_STEP}' 단계의 Dockerfile을 확인하세요.", f"check the Dockerfile of the lab step '{IMAGE_STEP}'."),
+            t("빌드 로그의 오류를 Dockerfile 에서 고치세요.", "fix the error the build log shows in your Dockerfile."),
         )
         self.log_tail = log_tail
 

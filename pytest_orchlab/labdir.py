@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LabInputError
-from .text import t
+from .text import Text, t
 
 DEFAULT_LAB_DIR = "~/orchestration-lab"
 
@@ -41,14 +41,14 @@ class LabFolder:
     def compose_file(self) -> Path:
         return self.root / "phase2" / "docker-compose.yml"
 
-    def require(self, *paths: Path, step: str) -> None:
+    def require(self, *paths: Path, step: Text) -> None:
         """Raise one clear :class:`LabInputError` naming every missing file and the lab step."""
         if not self.root.is_dir():
             raise LabInputError(
                 t(f"실습 폴더 {self.root} 가 없습니다.", f"The lab folder {self.root} does not exist."),
                 t(
-                    f"`--lab-dir`로 실습 폴더를 지정하거나 '{step}' 단계를 따라 만드세요.",
-                    f"point `--lab-dir` at your lab folder, or create it as in '{step}'.",
+                    f"`--lab-dir`로 실습 폴더를 지정하거나 '{step.ko}' 단계를 따라 만드세요.",
+                    f"point `--lab-dir` at your lab folder, or create it as in '{step.en}'.",
                 ),
             )
         missing = [str(p.relative_to(self.root)) for p in paths if not p.is_file()]
@@ -56,5 +56,5 @@ class LabFolder:
             names = ", ".join(missing)
             raise LabInputError(
                 t(f"{self.root} 에 {names} 이(가) 없습니다.", f"{names} missing in {self.root}."),
-                t(f"'{step}' 단계에서 만드는 파일입니다.", f"the lab step '{step}' creates it."),
+                t(f"'{step.ko}' 단계에서 만드는 파일입니다.", f"the lab step '{step.en}' creates it."),
             )

@@ -115,8 +115,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             root = state.blocked_by.get(required, (required, before.outcome))
             state.blocked_by[cp[0]] = root
             lang = state.settings.lang
-            message = (f"{root[0]} 이(가) {WORD[lang][root[1]]} 상태입니다" if lang == "ko"
-                       else f"{root[0]} was {WORD[lang][root[1]]}")
+            message = (f"{root[0]} 이(가) 통과하지 못했습니다 ({WORD[lang][root[1]]})" if lang == "ko"
+                       else f"{root[0]} did not pass ({WORD[lang][root[1]]})")
             state.blocked[item.nodeid] = message
             pytest.skip(message)
 

@@ -89,6 +89,6 @@ class Report:
         for phase in (1, 2, 3):
             wall, floor = self.timings.get(f"phase{phase}"), self.timings.get(f"phase{phase}_engine_floor")
             if wall and floor:
-                lines.append((f"Phase {phase}: 실제 {wall:.0f}초 / 엔진 하한 {floor:.0f}초 = {wall / floor:.2f}배" if self.lang == "ko"
-                              else f"Phase {phase}: wall {wall:.0f} s / engine floor {floor:.0f} s = {wall / floor:.2f}x"))
+                lines.append(f"Phase {phase}: 실제 {wall:.0f}초 / 엔진 하한 {floor:.0f}초 = {wall / floor:.2f}배" if self.lang == "ko"
+                              else f"Phase {phase}: wall {wall:.0f} s / engine floor {floor:.0f} s = {wall / floor:.2f}x")
         return lines

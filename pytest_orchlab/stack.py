@@ -25,7 +25,7 @@ STACK = "webapp"
 SERVICE_KEY = "web"
 SERVICE = f"{STACK}_{SERVICE_KEY}"
 NAMESPACE_LABEL = "com.docker.stack.namespace"
-COMPOSE_STEP = "실습 4: 서비스 정의 파일 생성 (docker-compose.yml)"
+COMPOSE_STEP = t("실습 4: 서비스 정의 파일 생성", "exercise 4: writing docker-compose.yml")
 
 
 def read_compose(path: Path) -> dict[str, Any]:
@@ -38,12 +38,12 @@ def read_compose(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise LabInputError(
             t(f"{path.name}{where} 을(를) YAML로 읽을 수 없습니다: {problem}", f"{path.name}{where} is not valid YAML: {problem}"),
-            t(f"'{COMPOSE_STEP}' 의 들여쓰기와 콜론을 확인하세요.", f"check indentation and colons as in '{COMPOSE_STEP}'."),
+            t("표시된 줄 근처의 들여쓰기와 콜론을 확인하세요.", "check indentation and colons near that line."),
         ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict) or SERVICE_KEY not in doc["services"]:
         raise LabInputError(
             t(f"{path.name} 에 services.{SERVICE_KEY} 가 없습니다.", f"{path.name} has no services.{SERVICE_KEY}."),
-            t(f"'{COMPOSE_STEP}' 의 파일을 그대로 만드세요.", f"write the file as given in '{COMPOSE_STEP}'."),
+            t(f"'{COMPOSE_STEP.ko}' 의 파일을 그대로 만드세요.", f"write the file as given in '{COMPOSE_STEP.en}'."),
         )
     return doc
 
@@ -134,7 +134,7 @@ class Stack:
                 why = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
                 raise LabInputError(
                     t(f"docker stack deploy 가 실패했습니다: {why}", f"docker stack deploy failed: {why}"),
-                    t(f"'{COMPOSE_STEP}' 의 docker-compose.yml 을 확인하세요.", f"check docker-compose.yml from '{COMPOSE_STEP}'."),
+                    t("오류가 가리키는 docker-compose.yml 항목을 고치세요.", "fix the docker-compose.yml entry the error names."),
                 )
         except BaseException:
             self.__exit__(None, None, None)

@@ -12,8 +12,6 @@ from .engine import Engine, Progress
 from .errors import NotGradable
 from .text import t
 
-SWARM_STEP = "실습 4: docker swarm init"
-
 
 @dataclass(frozen=True)
 class SwarmView:

@@ -43,7 +43,7 @@ def test_no_daemon_is_not_gradable_without_traceback(pytester: pytest.Pytester, 
     result.stdout.fnmatch_lines([
         "*No Docker engine answers at unix://*: the socket file does not exist (dockerd not running?)",
         "*Fix: run `orchlab engine`*",
-        "*blocked: p1-image-builds was not gradable",
+        "*blocked: p1-image-builds did not pass (not gradable)",
         "*1 not gradable, 7 blocked*",
     ])
     assert "Traceback" not in result.stdout.str()

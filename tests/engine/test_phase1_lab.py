@@ -82,7 +82,7 @@ def _break(lab: Path, name: str) -> None:
 
 BROKEN = {
     "dockerfile-does-not-build": ({"p1-image-builds": "failed", "p1-container-serves": "blocked", **AFTER_SERVES},
-                                  "p1-image-builds", "docker build -t simple-web:v1", "returned a non-zero code: 3"),
+                                  "p1-image-builds", "fix the error the build log shows", "returned a non-zero code: 3"),
     "app-on-wrong-port": ({"p1-image-builds": "passed", "p1-container-serves": "failed", **AFTER_SERVES},
                           "p1-container-serves", "0.0.0.0:5000", "did not answer within"),
     "wrong-greeting": ({"p1-image-builds": "passed", "p1-container-serves": "failed", **AFTER_SERVES},

@@ -1,0 +1,168 @@
+"""Phase 2 on a real swarm: the course's compose file, the fixed variant, broken compose files, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from pytest_orchlab.engine import RUN_LABEL
+from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, outcomes, run_lab
+
+PHASE2 = ["p2-swarm-active", "p2-stack-deployed", "p2-policies-applied", "p2-scale-out", "p2-load-balanced",
+          "p2-self-healing", "p2-rolling-update", "p2-rollback"]
+VARIANT = SAMPLE / "variants" / "healthcheck"
+SHORT = ("-k", "not rolling_update and not rollback")  # the update and rollback take minutes; not needed here
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[docker.DockerClient]:
+    c = docker.from_env()
+    yield c
+    c.close()
+
+
+def leftovers(client: docker.DockerClient) -> list[str]:
+    flt = {"label": RUN_LABEL}
+    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+    found += [f"network {n.name}" for n in client.networks.list(filters=flt)]
+    if client.info()["Swarm"]["LocalNodeState"] == "active":
+        found += [f"service {s.name}" for s in client.services.list(filters=flt)]
+    return found
+
+
+def swarm_state(client: docker.DockerClient) -> str:
+    return str(client.info()["Swarm"]["LocalNodeState"])
+
+
+def assert_within_floor(report: dict[str, object]) -> None:
+    timings = report["timings_s"]
+    assert isinstance(timings, dict)
+    assert timings["phase2"] <= 1.25 * timings["phase2_engine_floor"], timings
+
+
+def test_course_compose_is_reported_truthfully(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
+    result, report = run_lab(pytester, SAMPLE, "-m", "phase2")
+    got = outcomes(report)
+    # The finding about the course material: without a healthcheck a new task gets traffic before app.py listens.
+    assert got == {**{cid: "passed" for cid in PHASE2}, "p2-rolling-update": "failed"}, result.stdout.str()
+    update = by_id(report, "p2-rolling-update")
+    ev = update["evidence"]
+    assert ev["failed_requests"] > 0 and set(ev["failures"]) == {"refused"}
+    assert "joined load balancing before app.py listened" in update["message"] and "healthcheck" in update["hint"]
+    assert ev["max_concurrently_updating"] == 1 and min(ev["gaps_s"]) >= 9.5 and ev["answers_after"] == {"Greetings": 20}
+    assert {"service_ps", "spec", "logs", "traffic"} <= set(ev)
+    heal = by_id(report, "p2-self-healing")["evidence"]
+    assert 5.0 <= heal["recovery_s"] <= 15 and heal["replicas_after"] == 5
+    assert len(by_id(report, "p2-load-balanced")["evidence"]["distribution"]) >= 3
+    deployed = by_id(report, "p2-stack-deployed")
+    if not deployed["evidence"]["routing_mesh"]:
+        assert "routing mesh" in deployed["message"] and "in-network probe" in ev["traffic"]["path"]
+    assert_within_floor(report)
+    result.stdout.fnmatch_lines(["*Phase 2: wall * s / engine floor * s = *x"])
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+def test_healthcheck_variant_passes_all_eight(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
+    result, report = run_lab(pytester, VARIANT, "-m", "phase2")
+    assert outcomes(report) == {cid: "passed" for cid in PHASE2}, result.stdout.str()
+    assert by_id(report, "p2-rolling-update")["evidence"]["failed_requests"] == 0
+    assert result.ret == pytest.ExitCode.OK
+    assert_within_floor(report)
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+def _compose(lab: Path, old: str, new: str) -> None:
+    path = lab / "phase2" / "docker-compose.yml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+BLOCKED_AFTER_STACK = {cid: "blocked" for cid in PHASE2[2:]}
+
+
+def test_wrong_replica_count(pytester: pytest.Pytester, lab_copy: Path, client: docker.DockerClient) -> None:
+    _compose(lab_copy, "replicas: 3", "replicas: 2")
+    result, report = run_lab(pytester, lab_copy, "-m", "phase2")
+    assert outcomes(report) == {"p2-swarm-active": "passed", "p2-stack-deployed": "failed", **BLOCKED_AFTER_STACK}
+    stack = by_id(report, "p2-stack-deployed")
+    assert "2/2 running (the lab: 3/3)" in stack["message"] and "replicas: 3" in stack["hint"]
+    assert {"service_ps", "spec", "logs"} <= set(stack["evidence"])
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+def test_missing_restart_policy(pytester: pytest.Pytester, lab_copy: Path, client: docker.DockerClient) -> None:
+    _compose(lab_copy, "      restart_policy:\n        condition: on-failure\n        delay: 5s\n        max_attempts: 3\n", "")
+    result, report = run_lab(pytester, lab_copy, "-m", "phase2", *SHORT)
+    assert outcomes(report) == {"p2-swarm-active": "passed", "p2-stack-deployed": "passed", "p2-policies-applied": "failed",
+                                "p2-scale-out": "passed", "p2-load-balanced": "passed", "p2-self-healing": "passed"}
+    policies = by_id(report, "p2-policies-applied")
+    assert "restart_policy.Condition = " in policies["message"] and "(expected on-failure)" in policies["message"]
+    assert "deploy.update_config and deploy.restart_policy" in policies["hint"]
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+def test_update_parallelism_two(pytester: pytest.Pytester, lab_copy: Path, client: docker.DockerClient) -> None:
+    _compose(lab_copy, "parallelism: 1", "parallelism: 2")
+    result, report = run_lab(pytester, lab_copy, "-m", "phase2")
+    got = outcomes(report)
+    assert got == {**{cid: "passed" for cid in PHASE2}, "p2-policies-applied": "failed", "p2-rolling-update": "failed"}
+    assert "update_config.Parallelism = 2 (expected 1)" in by_id(report, "p2-policies-applied")["message"]
+    update = by_id(report, "p2-rolling-update")
+    assert update["evidence"]["max_concurrently_updating"] == 2 and update["evidence"]["configured_parallelism"] == 2
+    assert "2 tasks replaced at once (parallelism 2)" not in update["message"]  # 2 at once is what parallelism 2 asks for
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+def test_yaml_that_does_not_parse(pytester: pytest.Pytester, lab_copy: Path, client: docker.DockerClient) -> None:
+    _compose(lab_copy, "    deploy:\n", "    deploy\n")
+    result, report = run_lab(pytester, lab_copy, "-m", "phase2")
+    assert outcomes(report) == {"p2-swarm-active": "passed", "p2-stack-deployed": "failed", **BLOCKED_AFTER_STACK}
+    stack = by_id(report, "p2-stack-deployed")
+    assert "docker-compose.yml line 8, column 15" in stack["message"] and "is not valid YAML" in stack["message"]
+    assert "indentation and colons near that line" in stack["hint"] and "Traceback" not in result.stdout.str()
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+def test_ctrl_c_during_rolling_update(tmp_path: Path, client: docker.DockerClient) -> None:
+    """A swarm and a service that were there before stay exactly as they were; the run's own are gone."""
+    had_gwbridge = bool(client.networks.list(names=["docker_gwbridge"]))
+    client.swarm.init()
+    canary = client.services.create(BASE_IMAGE, ["sleep", "600"], name="orchlab-canary-svc")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", str(CHECKPOINTS), "-m", "phase2", "--lab-dir", str(SAMPLE),
+             "--base-image", BASE_IMAGE, "-p", "no:cacheprovider", "--lab-lang", "en"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "docker service update --image" in line:
+                break
+        time.sleep(8)  # well inside the first task's replacement
+        assert leftovers(client), "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+        assert proc.returncode == pytest.ExitCode.INTERRUPTED, "".join(seen) + rest
+        assert leftovers(client) == [], rest
+        assert swarm_state(client) == "active", "a swarm the user had must not be left"
+        canary.reload()
+        assert canary.name == "orchlab-canary-svc" and RUN_LABEL not in (canary.attrs["Spec"].get("Labels") or {})
+        assert [s.name for s in client.services.list()] == ["orchlab-canary-svc"]
+    finally:
+        canary.remove()
+        client.swarm.leave(force=True)
+        if not had_gwbridge:
+            for net in client.networks.list(names=["docker_gwbridge"]):
+                net.remove()
