@@ -15,7 +15,7 @@ import pytest
 
 from .container import WebContainer
 from .engine import Engine, connect, published_host
-from .errors import LabInputError
+from .errors import LabInputError, NotGradable
 from .grading import Verdict
 from .image import IMAGE_STEP, BuiltImage, ImageBuilder
 from .labdir import LabFolder
@@ -220,6 +220,13 @@ def steady_traffic(request: pytest.FixtureRequest, docker_engine: Engine, webapp
     state = _state(request)
     state.progress("orchlab: " + deployment.mesh.diagnosis.en)
     network = next(name for name, driver in deployment.network_drivers.items() if driver == "overlay")
+    if not docker_engine.client.networks.get(network).attrs.get("Attachable"):
+        raise NotGradable(
+            t(f"라우팅 메시가 없고(IPVS 없음) 실행 중인 스택의 네트워크 {network} 에 프로브를 붙일 수 없습니다.",
+              f"There is no routing mesh here (no IPVS), and your running stack's network {network} is not attachable for a probe."),
+            t("`docker stack rm webapp` 으로 스택을 내리면 orchlab 이 직접 배포해 측정합니다.",
+              "remove your stack with `docker stack rm webapp` and orchlab deploys and measures its own copy."),
+        )
     image = state.settings.base_image or lab_image.tag
     with NetworkProbe(docker_engine, image, network, SERVICE, timeline):
         timeline.wait_for(1, 0, 10.0)
