@@ -8,6 +8,8 @@ from .text import Text, t
 class OrchlabError(Exception):
     """Base of everything pytest-orchlab raises on purpose."""
 
+    fix_word = {"ko": "해결", "en": "Fix"}
+
     def __init__(self, text: Text, fix: Text | None = None) -> None:
         super().__init__(text.en)
         self.text = text
@@ -16,18 +18,14 @@ class OrchlabError(Exception):
     def render(self, lang: str) -> str:
         parts = [self.text.render(lang)]
         if self.fix is not None:
-            parts.append(("해결: " if lang == "ko" else "Fix: ") + self.fix.render(lang))
+            parts.append(f"{self.fix_word[lang]}: {self.fix.render(lang)}")
         return " ".join(parts)
 
 
 class LabInputError(OrchlabError):
     """The student's lab folder is at fault (missing file, broken YAML, crashing app)."""
 
-    def render(self, lang: str) -> str:
-        parts = [self.text.render(lang)]
-        if self.fix is not None:
-            parts.append(("힌트: " if lang == "ko" else "Hint: ") + self.fix.render(lang))
-        return " ".join(parts)
+    fix_word = {"ko": "힌트", "en": "Hint"}
 
 
 class NotGradable(OrchlabError):

@@ -11,7 +11,8 @@ from docker.models.services import Service
 
 from .engine import Engine, Progress
 from .service import NS, EventLog, running, spec_summary, update_spec
-from .timeline import Sample, Timeline
+from .timeline import Timeline
+from .traffic import Reply
 from .waiting import poll
 
 DONE_STATES = {"completed", "paused", "rollback_completed", "rollback_paused"}
@@ -30,8 +31,8 @@ class Rollout:
     replicas: int = 0
     configured: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
-    samples: list[Sample] = field(default_factory=list)
-    after: list[Sample] = field(default_factory=list)
+    samples: list[Reply] = field(default_factory=list)
+    after: list[Reply] = field(default_factory=list)
     tasks_after: list[dict[str, Any]] = field(default_factory=list)
     status: dict[str, Any] = field(default_factory=dict)
 
@@ -56,8 +57,9 @@ class Rollout:
         return sorted(out, key=lambda r: r["start"])
 
     def max_concurrent(self) -> int:
-        """The most slots being replaced at the same moment (old stopping, new not yet started)."""
-        edges = sorted([(r["stop"], 1) for r in self.replacements()] + [(r["start"], -1) for r in self.replacements()])
+        """The most slots being replaced at the same moment (from the engine beginning a slot to its new task starting)."""
+        reps = self.replacements()
+        edges = sorted([(r["begin"], 1) for r in reps] + [(r["start"], -1) for r in reps])
         now = peak = 0
         for _, step in edges:
             now += step
@@ -65,9 +67,10 @@ class Rollout:
         return peak
 
     def gaps(self) -> list[float]:
-        """Seconds between one slot's new task starting and the engine beginning the next slot."""
+        """Seconds between one batch's new task starting and the engine beginning the next batch."""
         reps = self.replacements()
-        return [round(b["begin"] - a["start"], 1) for a, b in zip(reps, reps[1:], strict=False)]
+        # Slots begun before the previous one started belong to the same batch (parallelism > 1).
+        return [round(b["begin"] - a["start"], 1) for a, b in zip(reps, reps[1:], strict=False) if b["begin"] >= a["start"]]
 
     @property
     def delay(self) -> float:

@@ -10,7 +10,8 @@ from docker.models.services import Service
 
 from .engine import Engine, Progress
 from .service import running, update_spec, wait_running
-from .timeline import Sample, Timeline, summarize
+from .timeline import Timeline, summarize
+from .traffic import Reply
 
 
 @dataclass
@@ -33,7 +34,7 @@ def scale_out(engine: Engine, svc: Service, replicas: int = 5, timeout: float = 
 @dataclass
 class Balance:
     path: str
-    samples: list[Sample]
+    samples: list[Reply]
     tasks: list[str]
 
     @property

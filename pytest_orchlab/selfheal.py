@@ -10,7 +10,8 @@ from docker.models.services import Service
 
 from .engine import Engine, Progress
 from .service import EventLog, running, task_rows
-from .timeline import Sample, Timeline
+from .timeline import Timeline
+from .traffic import Reply
 from .waiting import poll
 
 
@@ -23,7 +24,7 @@ class Healing:
     replacement_task: str | None = None
     replacement_started_at: float | None = None
     replicas_after: int = 0
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[Reply] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @property

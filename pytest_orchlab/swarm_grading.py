@@ -132,7 +132,7 @@ def self_healing(h: Healing) -> Verdict:
 def _slow_start_failures(roll: Rollout) -> int:
     """Failures that came right after a new task started: it got traffic before the app listened."""
     starts = [r["start"] for r in roll.replacements()]
-    return sum(1 for s in roll.samples if not s.ok and any(0 <= s.t - st <= SLOW_START_WINDOW_S for st in starts))
+    return sum(1 for s in roll.samples if not s.ok and any(0 <= s.start - st <= SLOW_START_WINDOW_S for st in starts))
 
 
 def rolling_update(roll: Rollout, parallelism: int) -> Verdict:

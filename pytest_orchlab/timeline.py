@@ -8,6 +8,7 @@ the tasks Swarm currently lists, which is the same set the mesh would balance ov
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from .engine import Engine
-from .traffic import fetch, run
+from .traffic import Reply, fetch, run
 
 PROBE_SCRIPT = r'''
 import json, socket, sys, threading, time, re
@@ -73,43 +74,24 @@ while True:
 '''
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One request of the steady traffic (``t`` is wall-clock time, as engine events are)."""
-
-    t: float
-    seconds: float
-    status: int | None = None
-    error: str | None = None
-    greeting: str | None = None
-    host: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-    @property
-    def fate(self) -> str:
-        return "ok" if self.ok else (self.error or f"http-{self.status}")
-
-
 @dataclass
 class Timeline:
-    """All samples so far; experiments look at the window they ran in."""
+    """All requests so far (``Reply.start`` in wall-clock time, as engine events are); experiments look
+    at the window they ran in."""
 
     path: str = ""
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[Reply] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, sample: Sample) -> None:
+    def add(self, sample: Reply) -> None:
         with self._lock:
             self.samples.append(sample)
 
-    def window(self, start: float, end: float) -> list[Sample]:
+    def window(self, start: float, end: float) -> list[Reply]:
         with self._lock:
-            return [s for s in self.samples if start <= s.t <= end]
+            return [s for s in self.samples if start <= s.start <= end]
 
-    def wait_for(self, count: int, after: float, timeout: float) -> list[Sample]:
+    def wait_for(self, count: int, after: float, timeout: float) -> list[Reply]:
         """Block until ``count`` samples newer than ``after`` have arrived (or ``timeout``)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -120,16 +102,16 @@ class Timeline:
         return self.window(after, float("inf"))
 
 
-def summarize(samples: list[Sample]) -> dict[str, Any]:
+def summarize(samples: list[Reply]) -> dict[str, Any]:
     """Counts a teacher asks for: total, failed by kind, answers by task and by greeting."""
     failed = [s for s in samples if not s.ok]
     return {
         "requests": len(samples),
         "failed": len(failed),
         "failures": dict(Counter(s.fate for s in failed)),
-        "by_task": dict(Counter(s.host for s in samples if s.ok and s.host)),
+        "by_task": dict(Counter(s.answered_by for s in samples if s.ok and s.answered_by)),
         "by_greeting": dict(Counter(s.greeting for s in samples if s.ok and s.greeting)),
-        "first_failures": [{"t": round(s.t, 2), "fate": s.fate} for s in failed[:10]],
+        "first_failures": [{"t": round(s.start, 2), "fate": s.fate} for s in failed[:10]],
     }
 
 
@@ -174,8 +156,8 @@ class NetworkProbe:
                 pass
 
 
-def _sample(rec: dict[str, Any]) -> Sample:
-    return Sample(rec["t"], rec.get("s", 0.0), rec.get("status"), rec.get("err"), rec.get("greeting"), rec.get("host"))
+def _sample(rec: dict[str, Any]) -> Reply:
+    return Reply(rec["t"], rec.get("s", 0.0), rec.get("status"), rec.get("err"), rec.get("greeting"), rec.get("host"))
 
 
 class HostProbe:
@@ -190,8 +172,7 @@ class HostProbe:
         import asyncio
 
         async def one(t: float) -> None:
-            r = await fetch(self.host, self.port, "/", self.timeout)
-            self.timeline.add(Sample(t, r.seconds, r.status, r.error, r.greeting, r.answered_by))
+            self.timeline.add(dataclasses.replace(await fetch(self.host, self.port, "/", self.timeout), start=t))
 
         pending: set[asyncio.Task[None]] = set()
         next_at = time.time()

@@ -26,7 +26,10 @@ GREETING = re.compile(rb"(Hello|Greetings) from ([\w.\-]+)")
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One request: when it started (monotonic s), how long it took, and how it ended."""
+    """One request: when it started, how long it took, and how it ended.
+
+    ``start`` is monotonic in a load step and wall-clock time in a Phase 2 timeline.
+    """
 
     start: float
     seconds: float

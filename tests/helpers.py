@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
+
+from pytest_orchlab.engine import RUN_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_app"
@@ -30,3 +33,15 @@ def outcomes(report: dict[str, Any]) -> dict[str, str]:
 
 def by_id(report: dict[str, Any], cid: str) -> dict[str, Any]:
     return next(c for c in report["checkpoints"] if c["id"] == cid)
+
+
+def leftovers(client: docker.DockerClient) -> list[str]:
+    """Everything on the engine that carries an orchlab.run label (a finished run must leave none)."""
+    flt = {"label": RUN_LABEL}
+    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+    found += [f"network {n.name}" for n in client.networks.list(filters=flt)]
+    found += [f"image {i.short_id}" for i in client.images.list(filters=flt)]
+    swarm = client.info()["Swarm"]
+    if swarm["LocalNodeState"] == "active" and swarm.get("ControlAvailable"):
+        found += [f"service {s.name}" for s in client.services.list(filters=flt)]
+    return found

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -17,25 +16,11 @@ import pytest
 from testcontainers.core.container import DockerContainer
 
 from pytest_orchlab.engine import OWNER_LABEL, RUN_LABEL
-from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, outcomes, run_lab
+from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, leftovers, outcomes, run_lab
 
 PHASE1 = ["p1-image-builds", "p1-container-serves", "p1-cpu-saturation", "p1-latency-rises",
           "p1-requests-fail", "p1-throughput-ceiling", "p1-kill-outage", "p1-manual-recovery"]
 AFTER_SERVES = {cid: "blocked" for cid in PHASE1[2:]}
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    c = docker.from_env()
-    yield c
-    c.close()
-
-
-def labelled(client: docker.DockerClient) -> list[str]:
-    flt = {"label": RUN_LABEL}
-    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
-            + [f"network {n.name}" for n in client.networks.list(filters=flt)]
-            + [f"image {i.short_id}" for i in client.images.list(filters=flt)])
 
 
 def tree_digest(root: Path) -> str:
@@ -61,7 +46,7 @@ def test_reference_lab_passes_all_eight_with_numbers(pytester: pytest.Pytester, 
     assert {"phase1", "session"} <= set(report["timings_s"])
     result.stdout.fnmatch_lines(["*✅ CPU use reaches 90% or more*", "*passed: peak CPU*", "Score: 11/11"])
     assert tree_digest(SAMPLE) == before, "the lab folder must never be modified"
-    assert labelled(client) == []
+    assert leftovers(client) == []
 
 
 def _break(lab: Path, name: str) -> None:
@@ -108,7 +93,7 @@ def test_broken_lab_gets_exact_outcomes_and_hint(
     assert hint in failed["hint"] and seen in failed["message"], failed
     assert "Traceback" not in result.stdout.str()
     assert (tree_digest(lab_copy) if lab_copy.exists() else "") == before
-    assert labelled(client) == []
+    assert leftovers(client) == []
 
 
 def test_busy_port_is_not_gradable_and_left_alone(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
@@ -122,7 +107,7 @@ def test_busy_port_is_not_gradable_and_left_alone(pytester: pytest.Pytester, cli
     assert got["p1-image-builds"] == "passed" and got["p1-container-serves"] == "not-gradable"
     assert set(got.values()) == {"passed", "not-gradable", "blocked"}
     assert "Port 8080 is already taken" in by_id(report, "p1-container-serves")["message"]
-    assert labelled(client) == []
+    assert leftovers(client) == []
 
 
 def test_students_own_web_app_is_left_alone(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
@@ -132,7 +117,7 @@ def test_students_own_web_app_is_left_alone(pytester: pytest.Pytester, client: d
         assert serves["outcome"] == "not-gradable" and "docker rm -f web-app" in serves["hint"]
         theirs.get_wrapped_container().reload()
         assert theirs.get_wrapped_container().status == "running"
-    assert labelled(client) == []
+    assert leftovers(client) == []
 
 
 def test_leftovers_of_a_crashed_run_are_swept(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
@@ -163,10 +148,10 @@ def test_ctrl_c_mid_checkpoint_leaves_nothing_and_spares_the_canary(tmp_path: Pa
             if "orchlab: load 300 concurrent clients" in line:  # mid-way through p1-cpu-saturation
                 break
             assert time.monotonic() < deadline, "".join(seen)
-        assert labelled(client), "the run should have resources while it is under way"
+        assert leftovers(client), "the run should have resources while it is under way"
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)
         assert proc.returncode == pytest.ExitCode.INTERRUPTED, "".join(seen) + rest
-        assert labelled(client) == [], rest
+        assert leftovers(client) == [], rest
         canary.get_wrapped_container().reload()
         assert canary.get_wrapped_container().status == "running"

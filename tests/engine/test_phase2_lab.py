@@ -7,35 +7,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
 from pytest_orchlab.engine import RUN_LABEL
-from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, outcomes, run_lab
+from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, leftovers, outcomes, run_lab
 
 PHASE2 = ["p2-swarm-active", "p2-stack-deployed", "p2-policies-applied", "p2-scale-out", "p2-load-balanced",
           "p2-self-healing", "p2-rolling-update", "p2-rollback"]
 VARIANT = SAMPLE / "variants" / "healthcheck"
 SHORT = ("-k", "not rolling_update and not rollback")  # the update and rollback take minutes; not needed here
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    c = docker.from_env()
-    yield c
-    c.close()
-
-
-def leftovers(client: docker.DockerClient) -> list[str]:
-    flt = {"label": RUN_LABEL}
-    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
-    found += [f"network {n.name}" for n in client.networks.list(filters=flt)]
-    if client.info()["Swarm"]["LocalNodeState"] == "active":
-        found += [f"service {s.name}" for s in client.services.list(filters=flt)]
-    return found
 
 
 def swarm_state(client: docker.DockerClient) -> str:
