@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from pytest_orchlab import grading
 from pytest_orchlab.container import WebContainer
 from pytest_orchlab.engine import Engine
+from pytest_orchlab.fixtures import Grade
 from pytest_orchlab.grading import Verdict
 from pytest_orchlab.image import BuiltImage
 from pytest_orchlab.load import Saturation
@@ -16,7 +15,6 @@ from pytest_orchlab.outage import Outage
 from pytest_orchlab.text import t
 
 pytestmark = pytest.mark.phase1
-Grade = Callable[[Verdict], None]
 
 
 @pytest.mark.checkpoint("p1-image-builds", points=1)

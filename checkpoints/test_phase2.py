@@ -43,8 +43,8 @@ def test_stack_deployed(deployment: Deployment, webapp_stack: Stack, grade: Grad
 
 
 @pytest.mark.checkpoint("p2-policies-applied", points=1, requires=["p2-stack-deployed"])
-def test_policies_applied(deployment: Deployment, grade: Grade) -> None:
-    grade(judge.policies_applied(deployment.spec))
+def test_policies_applied(deployment: Deployment, webapp_stack: Stack, grade: Grade) -> None:
+    grade(judge.policies_applied(deployment.spec), attach=evidence(webapp_stack))
 
 
 @pytest.mark.checkpoint("p2-scale-out", points=1, requires=["p2-stack-deployed"])

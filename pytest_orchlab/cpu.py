@@ -39,7 +39,7 @@ def cpu_ceiling(host_config: dict[str, Any]) -> tuple[float, str]:
     """
     nano = host_config.get("NanoCpus") or 0
     if nano:
-        return nano / 1e9 * 100.0, f"--cpus limit {nano / 1e9:g}"
+        return min(ONE_CORE, nano / 1e9 * 100.0), f"--cpus limit {nano / 1e9:g}"
     quota, period = host_config.get("CpuQuota") or 0, host_config.get("CpuPeriod") or 0
     if quota > 0 and period > 0:
         return min(ONE_CORE, quota / period * 100.0), f"CPU quota {quota}/{period}"

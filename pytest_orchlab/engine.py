@@ -68,10 +68,10 @@ def _no_daemon(detail: str) -> NotGradable:
     )
 
 
-def connect(timeout: float = 10.0) -> docker.DockerClient:
+def connect(timeout: float = 300.0) -> docker.DockerClient:
     """A client for the engine named by ``DOCKER_HOST`` (or the default socket), or :class:`NotGradable`."""
     try:
-        client = docker.from_env(timeout=int(max(timeout, 60)))
+        client = docker.from_env(timeout=int(timeout))
         client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
@@ -112,7 +112,7 @@ class Engine:
 
     def sweep(self, *, only_this_run: bool) -> list[str]:
         """Remove resources labelled by this run, or by runs whose process is gone."""
-        keep = _is_stale if not only_this_run else (lambda labels: labels.get(RUN_LABEL) == self.run_id)
+        keep = is_stale if not only_this_run else (lambda labels: labels.get(RUN_LABEL) == self.run_id)
         return sweep(self.client, keep)
 
 
@@ -126,7 +126,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _is_stale(labels: dict[str, str]) -> bool:
+def is_stale(labels: dict[str, str]) -> bool:
     """True when the run that created a resource can no longer clean it up itself."""
     host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
@@ -182,12 +182,18 @@ def sweep(client: docker.DockerClient, select: Callable[[dict[str, str]], bool])
     return removed
 
 
-def leftovers(client: docker.DockerClient, run_id: str) -> list[str]:
-    """What is still on the engine with this run's label (should be empty after cleanup)."""
-    flt = {"label": f"{RUN_LABEL}={run_id}"}
+def leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[str]:
+    """What still carries this run's label (or any orchlab label): empty after a clean finish."""
+    flt = {"label": f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL}
     found = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
     found += [f"network {n.name}" for n in client.networks.list(filters=flt)]
     found += [f"image {i.short_id}" for i in client.images.list(filters=flt)]
+    swarm = client.info().get("Swarm", {})
+    if swarm.get("LocalNodeState") == "active" and swarm.get("ControlAvailable"):
+        found += [f"service {s.name}" for s in client.services.list(filters=flt)]
+        labels = client.swarm.attrs.get("Spec", {}).get("Labels") or {}
+        if RUN_LABEL in labels and (run_id is None or labels[RUN_LABEL] == run_id):
+            found.append(f"swarm {labels[RUN_LABEL]}")
     return found
 
 

@@ -57,7 +57,7 @@ def docker_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if swept:
         state.progress(f"orchlab: swept leftovers of crashed runs: {', '.join(swept)}")
     yield engine
-    engine.sweep(only_this_run=True)
+    state.report.cleanup += engine.sweep(only_this_run=True)
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +144,14 @@ def _apply_sed(ctx: Path) -> None:
 @pytest.fixture(scope="session")
 def lab_image_v2(lab_folder: LabFolder, image_builder: ImageBuilder, lab_image: BuiltImage) -> BuiltImage:
     """``simple-web:v2`` made as the lab makes it: its ``sed`` on a copy of the student's ``app.py``."""
-    return image_builder.build(lab_folder.phase1, "simple-web:v2", _apply_sed)
+    v2 = image_builder.build(lab_folder.phase1, "simple-web:v2", _apply_sed)
+    if v2.image_id == lab_image.image_id:
+        raise LabInputError(
+            t("sed 's/Hello from/Greetings from/g' 가 app.py 를 바꾸지 못했습니다: v2 가 v1 과 같습니다.",
+              "sed 's/Hello from/Greetings from/g' changed nothing in app.py: v2 would be v1."),
+            t("app.py 는 'Hello from' 을 출력해야 합니다.", "app.py must print 'Hello from'."),
+        )
+    return v2
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +176,7 @@ def deployment(request: pytest.FixtureRequest, docker_engine: Engine, webapp_sta
     svc = webapp_stack.service
     _state(request).progress("orchlab: waiting up to 60 s for webapp_web's tasks to run ...")
     spec = spec_summary(svc)
-    ok, waited, rows = wait_running(svc, spec["replicas"] or 0, 60.0)
+    _, waited, rows = wait_running(svc, spec["replicas"] or 0, 60.0)
     drivers = {}
     for net_id in spec["networks"]:
         net = docker_engine.client.networks.get(net_id)
@@ -219,7 +226,10 @@ def steady_traffic(request: pytest.FixtureRequest, docker_engine: Engine, webapp
         return
     state = _state(request)
     state.progress("orchlab: " + deployment.mesh.diagnosis.en)
-    network = next(name for name, driver in deployment.network_drivers.items() if driver == "overlay")
+    network = next((name for name, driver in deployment.network_drivers.items() if driver == "overlay"), None)
+    if network is None:
+        raise LabInputError(t("webapp_web 이 overlay 네트워크에 없어 측정할 수 없습니다.", "webapp_web is on no overlay network, so it cannot be measured."),
+                            t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
     if not docker_engine.client.networks.get(network).attrs.get("Attachable"):
         raise NotGradable(
             t(f"라우팅 메시가 없고(IPVS 없음) 실행 중인 스택의 네트워크 {network} 에 프로브를 붙일 수 없습니다.",
@@ -228,6 +238,11 @@ def steady_traffic(request: pytest.FixtureRequest, docker_engine: Engine, webapp
               "remove your stack with `docker stack rm webapp` and orchlab deploys and measures its own copy."),
         )
     image = state.settings.base_image or lab_image.tag
-    with NetworkProbe(docker_engine, image, network, SERVICE, timeline):
-        timeline.wait_for(1, 0, 10.0)
+    with NetworkProbe(docker_engine, image, network, SERVICE, timeline) as probe:
+        if not timeline.wait_for(1, 0, 15.0):
+            raise NotGradable(
+                t(f"오버레이 네트워크 프로브가 15초 안에 아무것도 보고하지 않았습니다. 로그: {probe.logs()}",
+                  f"The in-network probe reported nothing within 15 s. Its logs: {probe.logs()}"),
+                t(f"프로브 이미지 {image} 에 python3 가 있는지 확인하세요.", f"check that the probe image {image} has python3."),
+            )
         yield timeline

@@ -15,6 +15,7 @@ CPU_FRACTION = 0.90          # the lab: "CPU 사용률 90% 이상"
 LATENCY_FACTOR = 2.0         # loaded median at least twice the idle median ...
 LATENCY_MIN_RISE_S = 0.020   # ... and at least 20 ms slower, so noise on a fast idle app cannot pass it
 PLATEAU_GAIN = 1.15          # more clients bought less than 15 % more throughput: the ceiling
+APP_FAILURES = {"timeout", "refused", "reset"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def cpu_saturation(sat: Saturation) -> Verdict:
 
 
 def latency_rises(sat: Saturation) -> Verdict:
-    top = sat.steps[-1]
+    top = sat.steps[-1]  # LoadProfile guarantees at least two levels
     idle, loaded = sat.idle_p50, top.latency(0.5)
     ev = {"idle_p50_ms": round(idle * 1000, 1), "idle_p90_ms": round(sat.idle_p90 * 1000, 1),
           "loaded_p50_ms": round(loaded * 1000, 1), "loaded_p90_ms": round(top.latency(0.9) * 1000, 1),
@@ -106,7 +107,8 @@ def requests_fail(sat: Saturation) -> Verdict:
     kinds: dict[str, int] = {}
     for step in sat.steps:
         for kind, n in step.failures.items():
-            kinds[kind] = kinds.get(kind, 0) + n
+            if kind in APP_FAILURES or kind.startswith("http-5"):  # not the generator's own errors (fd limits ...)
+                kinds[kind] = kinds.get(kind, 0) + n
     failed = sum(kinds.values())
     total = sum(len(s.replies) for s in sat.steps)
     ev = {"failed": failed, "requests": total, "by_kind": kinds,
@@ -140,8 +142,13 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
 
 def kill_outage(o: Outage) -> Verdict:
     fates = [r.fate for r in o.after_kill]
-    ev = {"probes_after_kill": fates, "status_after_kill": o.status_after_kill, "exit_code": o.exit_code,
-          "restart_policy": o.restart_policy, "restarted_by_engine": o.restarted_by_engine}
+    ev = {"served_before_kill": o.served_before.fate, "probes_after_kill": fates, "status_after_kill": o.status_after_kill, "exit_code": o.exit_code,
+          "restart_policy": o.restart_policy, "restarted_by_engine": o.restarted_by_engine, "docker_logs": o.logs_after_kill}
+    if not o.served_before.ok:
+        return Verdict(False, t(f"docker kill 전에 이미 web-app 이 응답하지 않았습니다 ({o.served_before.fate}).",
+                                f"web-app was not answering before docker kill ({o.served_before.fate})."),
+                       ev, t("부하 테스트 뒤 앱이 멈췄습니다: docker logs web-app 을 보세요.",
+                             "the app stopped after the load test: read docker logs web-app."))
     if o.refused and not o.restarted_by_engine:
         word = "Connection refused" if all(f == "refused" for f in fates) else ", ".join(sorted(set(fates)))
         return Verdict(True, t(f"docker kill 후 {len(fates)}번 요청 모두 실패 ({word}); 상태 {o.status_after_kill}, 종료 코드 {o.exit_code}",

@@ -125,7 +125,7 @@ class ImageBuilder:
             digest = context_digest(ctx, self._base_id())
             if digest in self._built:
                 hit = self._built[digest]
-                return BuiltImage(hit.lab_tag, hit.tag, hit.image_id, digest, 0.0, True, hit.from_swaps)
+                return BuiltImage(lab_tag, hit.tag, hit.image_id, digest, 0.0, True, hit.from_swaps)
             name = lab_tag.split(":")[0]
             tag = f"orchlab/{name}:{lab_tag.split(':')[-1]}-{digest[:12]}"
             self.progress(f"orchlab: docker build {lab_tag} from {source} ...")
@@ -154,6 +154,9 @@ class ImageBuilder:
                         ),
                     ) from None
                 raise BuildFailed(lab_tag, tail) from None
+            except docker.errors.APIError as exc:
+                # The engine rejects a Dockerfile it cannot parse (e.g. an unknown instruction) up front.
+                raise BuildFailed(lab_tag, [str(exc.explanation or exc)]) from None
             built = BuiltImage(lab_tag, tag, str(image.id), digest, time.monotonic() - start, False, tuple(swaps))
             self._built[digest] = built
             return built

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from .container import WebContainer
 from .cpu import CpuSampler, cpu_ceiling
 from .engine import Progress
+from .errors import NotGradable
+from .text import t
 from .traffic import LoadStep, Reply, load, percentile, probe
 
 
@@ -21,6 +23,10 @@ class LoadProfile:
     timeout: float = 5.0
     baseline_requests: int = 15
     ramp_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if len(self.levels) < 2 or list(self.levels) != sorted(self.levels):
+            raise ValueError(f"LoadProfile.levels needs two or more rising concurrencies, got {self.levels}")
 
 
 @dataclass
@@ -78,6 +84,11 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
             step = load(host, port, level, profile.step_seconds, profile.timeout)
             result.steps.append(step)
             result.cpu.append(sampler.between(begin + profile.ramp_seconds, time.monotonic()))
+    if not any(result.cpu):
+        raise NotGradable(
+            t("엔진의 stats 스트림에서 CPU 샘플을 하나도 받지 못했습니다.", "The engine's stats stream gave no CPU sample at all."),
+            t("`docker stats web-app` 이 값을 보이는지 확인하세요 (cgroup 설정).", "check that `docker stats web-app` shows values (cgroup setup)."),
+        )
     return result
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .text import Text, t
-from .timeline import kernel_has_ipvs
 from .traffic import probe
 from .waiting import poll
 
@@ -32,6 +32,17 @@ class MeshCheck:
             f"(tasks are running, but the published port 8080 gave: {seen}). The same properties are measured "
             "by a probe inside the stack's overlay network that resolves tasks.<service> itself.",
         )
+
+
+def kernel_has_ipvs() -> bool | None:
+    """Whether this machine's kernel offers IPVS (None when it cannot tell, e.g. a remote engine)."""
+    if Path("/proc/net/ip_vs").exists():
+        return True
+    modules = Path("/proc/modules")
+    if modules.exists() and any(line.startswith("ip_vs ") for line in modules.read_text().splitlines()):
+        return True
+    builtin = list(Path("/lib/modules").glob("*/kernel/net/netfilter/ipvs"))
+    return False if Path("/proc").exists() and not builtin else None
 
 
 def check_routing_mesh(host: str, port: int, timeout: float = 4.0) -> MeshCheck:

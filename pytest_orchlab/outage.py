@@ -25,6 +25,7 @@ class Outage:
     first_success: Reply | None = None
     downtime: float | None = None
     recovery_after_start: float | None = None
+    logs_after_kill: str = ""
 
     @property
     def refused(self) -> bool:
@@ -50,7 +51,7 @@ def measure_outage(
     outage.restarted_by_engine = bool(state.get("Running"))
     outage.restart_policy = str(web.container.attrs["HostConfig"].get("RestartPolicy", {}).get("Name") or "no")
     # 수동 복구: a person notices (docker ps -a), reads the logs, and starts it again.
-    web.container.logs(tail=20)
+    outage.logs_after_kill = web.logs(5)
     outage.restart_issued_after = time.monotonic() - killed
     web.start()
     started = time.monotonic()

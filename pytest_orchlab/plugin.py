@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class LabState:
     phase_spans: dict[int, list[float]] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = print
+    previous_sigterm: Any = None
 
 
 STATE = pytest.StashKey[LabState]()
@@ -82,8 +84,14 @@ def pytest_configure(config: pytest.Config) -> None:
     state.progress = progress
     config.pluginmanager.register(fixtures, "orchlab-fixtures")
     # A terminated run (SIGTERM from CI or a teacher's script) cleans up like Ctrl-C does.
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        state.previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None and state.previous_sigterm is not None:
+        signal.signal(signal.SIGTERM, state.previous_sigterm)
 
 
 def _checkpoint(item: pytest.Item) -> tuple[str, int, tuple[str, ...]] | None:
@@ -152,10 +160,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     cid, points, _ = cp
     state = item.config.stash[STATE]
     state.durations[cid] = state.durations.get(cid, 0.0) + call.duration
-    state.phase_spans.setdefault(_phase(item, cid), [call.start, call.stop])[1] = time.monotonic()
+    now = time.monotonic()
+    state.phase_spans.setdefault(_phase(item, cid), [now, now])[1] = now
     if cid in state.report.results:
         state.report.results[cid].seconds = state.durations[cid]
-    if call.when == "teardown" and report.passed:
+    if call.when == "teardown":
+        if report.failed and call.excinfo is not None:
+            # A cleanup problem is reported as such; it does not take back what the checkpoint measured.
+            state.report.cleanup.append(f"teardown after {cid}: {_classify(call.excinfo.value, state.settings.lang)[1]}")
         return report
     lang = state.settings.lang
     verdict = state.verdicts.get(item.nodeid)
@@ -205,7 +217,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report = state.report
     if state.engine is not None:
         try:
-            report.cleanup = state.engine.sweep(only_this_run=True)
+            report.cleanup += state.engine.sweep(only_this_run=True)
             left = leftovers(state.engine.client, state.run_id)
             if left:
                 report.cleanup.append("LEFT BEHIND: " + ", ".join(left))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from docker.models.services import Service
 
 from .engine import Engine, Progress
-from .service import NS, EventLog, running, spec_summary, update_spec
+from .service import NS, EventLog, rfc3339, running, spec_summary, update_spec
 from .timeline import Timeline
 from .traffic import Reply
 from .waiting import poll
@@ -35,6 +34,7 @@ class Rollout:
     after: list[Reply] = field(default_factory=list)
     tasks_after: list[dict[str, Any]] = field(default_factory=list)
     status: dict[str, Any] = field(default_factory=dict)
+    stop_grace_s: float = 10.0
 
     @property
     def seconds(self) -> float:
@@ -82,16 +82,8 @@ class Rollout:
 
     def engine_seconds(self) -> float:
         """How long the engine itself took, from its own UpdateStatus StartedAt to CompletedAt."""
-        begin, end = _rfc3339(self.status.get("StartedAt")), _rfc3339(self.status.get("CompletedAt"))
+        begin, end = rfc3339(self.status.get("StartedAt")), rfc3339(self.status.get("CompletedAt"))
         return end - begin if begin and end else self.seconds
-
-
-def _rfc3339(stamp: str | None) -> float | None:
-    """Engine timestamps carry nanoseconds; Python's parser takes microseconds."""
-    if not stamp:
-        return None
-    head, _, frac = stamp.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(frac or '0')[:6]:0<6}+00:00").timestamp()
 
 
 def _follow(svc: Service, timeout: float) -> dict[str, Any]:
@@ -117,7 +109,8 @@ def _finish(svc: Service, timeline: Timeline, events: EventLog, roll: Rollout, t
 def update_image(engine: Engine, svc: Service, image: str, timeline: Timeline, events: EventLog, progress: Progress = print) -> Rollout:
     """``docker service update --image``, without blocking: follow the engine until it says completed."""
     spec = spec_summary(svc)
-    roll = Rollout("update", image, time.time(), replicas=len(running(svc)), configured=spec["update_config"])
+    roll = Rollout("update", image, time.time(), replicas=len(running(svc)), configured=spec["update_config"],
+                   stop_grace_s=spec["stop_grace_s"])
     budget = 2 * roll.floor_seconds(spec["stop_grace_s"]) + 60
     progress(f"orchlab: docker service update --image {image} {svc.name} (floor {roll.floor_seconds(spec['stop_grace_s']):.0f} s) ...")
     update_spec(engine, svc, lambda spec: spec["TaskTemplate"]["ContainerSpec"].update(Image=image))
@@ -129,7 +122,8 @@ def rollback(engine: Engine, svc: Service, timeline: Timeline, events: EventLog,
     svc.reload()
     previous = svc.attrs.get("PreviousSpec", {}).get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "").split("@")[0]
     spec = spec_summary(svc)
-    roll = Rollout("rollback", previous, time.time(), replicas=len(running(svc)), configured=spec["rollback_config"])
+    roll = Rollout("rollback", previous, time.time(), replicas=len(running(svc)), configured=spec["rollback_config"],
+                   stop_grace_s=spec["stop_grace_s"])
     progress(f"orchlab: docker service rollback {svc.name} → {previous} ...")
     update_spec(engine, svc, rollback=True)  # docker-py has no rollback call; this is the CLI's request
     return _finish(svc, timeline, events, roll, 2 * roll.floor_seconds(spec["stop_grace_s"]) + 60)

@@ -6,6 +6,7 @@ import copy
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import docker.errors
@@ -15,6 +16,14 @@ from .engine import Engine
 from .waiting import poll
 
 NS = 1_000_000_000
+
+
+def rfc3339(stamp: str | None) -> float | None:
+    """Engine timestamps carry nanoseconds; Python's parser takes microseconds."""
+    if not stamp:
+        return None
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac or '0')[:6]:0<6}+00:00").timestamp()
 
 
 def task_rows(svc: Service) -> list[dict[str, Any]]:
@@ -27,7 +36,7 @@ def task_rows(svc: Service) -> list[dict[str, Any]]:
             "desired": task.get("DesiredState"), "state": status.get("State"), "error": status.get("Err", ""),
             "since": status.get("Timestamp", ""), "container": status.get("ContainerStatus", {}).get("ContainerID", "")[:12],
         })
-    return sorted(rows, key=lambda r: r["since"], reverse=True)
+    return sorted(rows, key=lambda r: rfc3339(r["since"]) or 0.0, reverse=True)
 
 
 def running(svc: Service) -> list[dict[str, Any]]:

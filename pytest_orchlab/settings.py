@@ -1,4 +1,4 @@
-"""The run's settings and where each value came from: marker > CLI > environment > ini > default."""
+"""The run's settings and where each value came from: CLI > environment > ini > default."""
 
 from __future__ import annotations
 

@@ -15,9 +15,10 @@ import docker.errors
 import yaml
 from docker.models.services import Service
 
-from .engine import RUN_LABEL, Engine, Progress
+from .engine import RUN_LABEL, Engine, Progress, is_stale
 from .errors import LabInputError, NotGradable
 from .labdir import LabFolder
+from .service import spec_summary, update_spec
 from .text import t
 from .waiting import poll
 
@@ -94,14 +95,22 @@ class Stack:
     images: dict[str, str]
     progress: Progress = print
     adopted: bool = False
-    deployed_seconds: float = 0.0
     _restore: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _own_services(self) -> list[Service]:
         return list(self.engine.client.services.list(filters={"label": f"{NAMESPACE_LABEL}={STACK}"}))
 
     def __enter__(self) -> Stack:
-        existing = [s for s in self._own_services() if RUN_LABEL not in (s.attrs["Spec"].get("Labels") or {})]
+        services = self._own_services()
+        busy = [s for s in services if RUN_LABEL in (labels := s.attrs["Spec"].get("Labels") or {}) and not is_stale(labels)
+                and labels[RUN_LABEL] != self.engine.run_id]
+        if busy:
+            raise NotGradable(
+                t(f"다른 orchlab 실행({busy[0].attrs['Spec']['Labels'][RUN_LABEL]})이 '{STACK}' 스택을 쓰고 있습니다.",
+                  f"Another orchlab run ({busy[0].attrs['Spec']['Labels'][RUN_LABEL]}) is using the '{STACK}' stack right now."),
+                t("그 실행이 끝난 뒤 다시 실행하세요.", "run again once it has finished."),
+            )
+        existing = [s for s in services if RUN_LABEL not in (s.attrs["Spec"].get("Labels") or {})]
         if existing:
             # The student's own stack: check it as it runs, and put back what the experiments change.
             self.adopted = True
@@ -149,8 +158,16 @@ class Stack:
         client = self.engine.client
         if self.adopted:
             for name, was in self._restore.items():
-                svc = client.services.get(name)
-                svc.update(image=was["image"], **({"mode": {"Replicated": {"Replicas": was["replicas"]}}} if was["replicas"] else {}))
+                def put_back(spec: dict[str, Any], was: dict[str, Any] = was) -> None:
+                    spec["TaskTemplate"]["ContainerSpec"]["Image"] = was["image"]
+                    if was["replicas"] is not None:
+                        spec["Mode"]["Replicated"]["Replicas"] = was["replicas"]
+                try:
+                    svc = client.services.get(name)
+                    if spec_summary(svc)["image"] != was["image"].split("@")[0] or spec_summary(svc)["replicas"] != was["replicas"]:
+                        update_spec(self.engine, svc, put_back)
+                except docker.errors.APIError as exc:
+                    self.progress(f"orchlab: could not put {name} back ({exc}); its image was {was['image']}, replicas {was['replicas']}")
             return
         remove_stack(self.engine)
 

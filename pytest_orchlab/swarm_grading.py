@@ -33,8 +33,9 @@ def swarm_active(view: SwarmView) -> Verdict:
     me = next((n for n in view.nodes if view.node_id.startswith(n["id"])), None)
     ev = {"state": view.state, "manager": view.control_available, "nodes": view.nodes, "initialized_by_run": view.initialized_by_run}
     if view.state == "active" and view.control_available and me and me["role"] == "manager" and me["state"] == "ready":
-        return Verdict(True, t(f"Swarm 활성, 이 노드는 매니저 ({me['hostname']}, {len(view.nodes)}개 노드)",
-                               f"swarm active, this node is a manager ({me['hostname']}, {len(view.nodes)} node(s))"), ev)
+        who = t(" — orchlab 이 이번 실행을 위해 swarm init 함", " — initialised by orchlab for this run") if view.initialized_by_run else t("", "")
+        return Verdict(True, t(f"Swarm 활성, 이 노드는 매니저 ({me['hostname']}, {len(view.nodes)}개 노드){who.ko}",
+                               f"swarm active, this node is a manager ({me['hostname']}, {len(view.nodes)} node(s)){who.en}"), ev)
     return Verdict(False, t(f"Swarm 상태 {view.state}, 매니저 {view.control_available}", f"swarm state {view.state}, manager {view.control_available}"),
                    ev, t("docker swarm init 후 docker node ls 로 확인하세요.", "run docker swarm init and check docker node ls."))
 
@@ -103,11 +104,15 @@ def scale_out(s: ScaleOut) -> Verdict:
 def load_balanced(b: Balance) -> Verdict:
     summary = summarize(b.samples)
     dist = summary["by_task"]
-    need = min(3, len(b.tasks)) if b.tasks else 2
+    need = LAB_REPLICAS
     ev = {"path": b.path, "distribution": dist, "running_tasks": b.tasks, "requests": summary["requests"], "failed": summary["failed"]}
     if len(dist) >= need:
-        return Verdict(True, t(f"{summary['requests']}개 요청이 {len(dist)}개 작업에 분산: {dist}",
-                               f"{summary['requests']} requests spread over {len(dist)} tasks: {dist}"), ev)
+        how = (t("(라우팅 메시 경유)", "(through the routing mesh)") if "routing mesh" in b.path else
+               t("(라우팅 메시가 없어 프로브가 Swarm이 알려주는 작업 목록에 고르게 보냄: 목록과 응답을 확인)",
+                 "(no routing mesh: the probe spread requests over the task list Swarm publishes, so this shows "
+                 "every listed task answers, not the mesh's own balancing)"))
+        return Verdict(True, t(f"{summary['requests']}개 요청이 {len(dist)}개 작업에 분산 {how.ko}: {dist}",
+                               f"{summary['requests']} requests spread over {len(dist)} tasks {how.en}: {dist}"), ev)
     return Verdict(False, t(f"응답한 작업이 {len(dist)}개뿐입니다: {dist}", f"only {len(dist)} task(s) answered: {dist}"), ev,
                    t("여러 작업이 실행 중인지, 앱이 HOSTNAME을 출력하는지 확인하세요.", "check several tasks run and the app prints its HOSTNAME."))
 
@@ -142,7 +147,7 @@ def rolling_update(roll: Rollout, parallelism: int) -> Verdict:
     gaps = roll.gaps()
     conc = roll.max_concurrent()
     ev = {"state": roll.state, "seconds": round(roll.seconds, 1), "engine_s": round(roll.engine_seconds(), 1),
-          "configured_floor_s": round(roll.floor_seconds(10.0), 1), "max_concurrently_updating": conc,
+          "configured_floor_s": round(roll.floor_seconds(roll.stop_grace_s), 1), "max_concurrently_updating": conc,
           "configured_parallelism": parallelism, "gaps_s": gaps, "configured_delay_s": roll.delay,
           "images_after": images, "answers_after": after["by_greeting"], "requests": summary["requests"],
           "failed_requests": summary["failed"], "failures": summary["failures"], "first_failures": summary["first_failures"],

@@ -14,7 +14,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +22,7 @@ from docker.models.containers import Container
 
 from .engine import Engine
 from .traffic import Reply, fetch, run
+from .waiting import poll
 
 PROBE_SCRIPT = r'''
 import json, socket, sys, threading, time, re
@@ -56,7 +56,8 @@ def one(t, ip):
     except OSError as e:
         rec["err"] = "reset" if e.errno in (104, 32) else "os-error-%s" % e.errno
     rec["s"] = round(time.time() - t, 4)
-    print(json.dumps(rec), flush=True)
+    sys.stdout.write(json.dumps(rec) + "\n")  # one write per record: threads never interleave a line
+    sys.stdout.flush()
 next_at = time.time()
 while True:
     t = time.time()
@@ -68,7 +69,8 @@ while True:
         threading.Thread(target=one, args=(t, ips[n[0] % len(ips)]), daemon=True).start()
         n[0] += 1
     else:
-        print(json.dumps({"t": t, "err": "no-tasks-in-dns", "s": 0}), flush=True)
+        sys.stdout.write(json.dumps({"t": t, "err": "no-tasks-in-dns", "s": 0}) + "\n")
+        sys.stdout.flush()
     next_at += interval
     time.sleep(max(0.0, next_at - time.time()))
 '''
@@ -93,13 +95,8 @@ class Timeline:
 
     def wait_for(self, count: int, after: float, timeout: float) -> list[Reply]:
         """Block until ``count`` samples newer than ``after`` have arrived (or ``timeout``)."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            got = self.window(after, float("inf"))
-            if len(got) >= count:
-                return got
-            time.sleep(0.1)
-        return self.window(after, float("inf"))
+        got, _ = poll(lambda: self.window(after, float("inf")), lambda s: len(s) >= count, timeout, interval=0.1)
+        return got
 
 
 def summarize(samples: list[Reply]) -> dict[str, Any]:
@@ -143,10 +140,21 @@ class NetworkProbe:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    if line.strip():
+                    try:
                         self.timeline.add(_sample(json.loads(line)))
-        except (docker.errors.APIError, ValueError, OSError):
+                    except (ValueError, KeyError):
+                        continue  # not a record (blank, or a Python warning on stdout)
+        except (docker.errors.APIError, OSError):
             return
+
+    def logs(self) -> str:
+        """The probe's last output lines, for a message when it reports nothing."""
+        if self.container is None:
+            return "-"
+        try:
+            return " | ".join(self.container.logs(tail=5).decode(errors="replace").splitlines()) or "-"
+        except docker.errors.APIError:
+            return "-"
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.container is not None:
@@ -195,14 +203,3 @@ class HostProbe:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.timeout + 2)
-
-
-def kernel_has_ipvs() -> bool | None:
-    """Whether this machine's kernel offers IPVS (None when it cannot tell, e.g. a remote engine)."""
-    if Path("/proc/net/ip_vs").exists():
-        return True
-    modules = Path("/proc/modules")
-    if modules.exists() and any(line.startswith("ip_vs ") for line in modules.read_text().splitlines()):
-        return True
-    builtin = list(Path("/lib/modules").glob("*/kernel/net/netfilter/ipvs"))
-    return False if Path("/proc").exists() and not builtin else None

@@ -99,9 +99,10 @@ async def fetch(host: str, port: int, path: str = "/", timeout: float = 5.0, req
     start = time.monotonic()
     done: asyncio.Future[bytes] = loop.create_future()
     transport: asyncio.BaseTransport | None = None
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
+    sock: socket.socket | None = None
     try:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
         # Connecting the socket ourselves skips a getaddrinfo round trip through a thread pool per
         # request; ``host`` is an address already resolved once by the caller.
         async with asyncio.timeout(timeout):
@@ -113,7 +114,7 @@ async def fetch(host: str, port: int, path: str = "/", timeout: float = 5.0, req
     finally:
         if transport is not None:
             transport.close()
-        else:
+        elif sock is not None:
             sock.close()
     took = time.monotonic() - start
     if not data.startswith(b"HTTP/1.") or len(data) < 12:

@@ -32,7 +32,7 @@ def test_online_cpus_falls_back_to_percpu_length() -> None:
 @pytest.mark.parametrize(
     ("host_config", "ceiling"),
     [({}, 100.0), ({"NanoCpus": 500_000_000}, 50.0), ({"CpuQuota": 25_000, "CpuPeriod": 100_000}, 25.0),
-     ({"NanoCpus": 2_000_000_000}, 200.0)],
+     ({"NanoCpus": 2_000_000_000}, 100.0)],
 )
 def test_ceiling(host_config: dict[str, int], ceiling: float) -> None:
     assert cpu_ceiling(host_config)[0] == pytest.approx(ceiling)

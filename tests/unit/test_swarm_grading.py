@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from pytest_orchlab import swarm_grading as judge
-from pytest_orchlab.rollout import Rollout, _rfc3339
-from pytest_orchlab.service import NS
+from pytest_orchlab.rollout import Rollout
+from pytest_orchlab.service import NS, rfc3339
 from pytest_orchlab.traffic import Reply
 
 V1, V2 = "orchlab/simple-web:v1-a", "orchlab/simple-web:v2-b"
@@ -69,5 +69,5 @@ def test_policies_diff_names_each_setting() -> None:
 
 
 def test_engine_timestamps_with_nanoseconds() -> None:
-    assert _rfc3339("2026-11-23T10:02:10.123456789Z") - _rfc3339("2026-11-23T10:02:10Z") == pytest.approx(0.123456)  # type: ignore[operator]
-    assert _rfc3339("") is None
+    assert rfc3339("2026-11-23T10:02:10.123456789Z") - rfc3339("2026-11-23T10:02:10Z") == pytest.approx(0.123456)  # type: ignore[operator]
+    assert rfc3339("") is None
