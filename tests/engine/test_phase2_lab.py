@@ -153,18 +153,24 @@ def test_ctrl_c_during_rolling_update(tmp_path: Path, client: docker.DockerClien
 
 def test_students_running_stack_is_checked_and_put_back(pytester: pytest.Pytester, tmp_path: Path, client: docker.DockerClient) -> None:
     """A student who did the lab has `webapp` running: it is graded as it runs and restored afterwards."""
-    if client.images.list(name="simple-web") or swarm_state(client) != "inactive":
-        pytest.fail("this test makes its own simple-web:v1 and swarm; it will not touch ones that already exist here")
+    had_swarm = swarm_state(client) == "active"
+    if had_swarm and client.services.list(filters={"label": "com.docker.stack.namespace=webapp"}):
+        pytest.fail("a 'webapp' stack already runs on this engine; this test deploys its own and will not touch that one")
     had_gwbridge = bool(client.networks.list(names=["docker_gwbridge"]))
+    # The student's image under a tag of this test's own, so no simple-web image already here is touched.
+    student_tag = f"orchlab-test-student/simple-web:v1-{os.getpid()}"
     context = tmp_path / "build"
     context.mkdir()
     (context / "app.py").write_text((SAMPLE / "phase1" / "app.py").read_text())
     (context / "Dockerfile").write_text((SAMPLE / "phase1" / "Dockerfile").read_text().replace("python:3.9-slim", BASE_IMAGE))
-    image, _ = client.images.build(path=str(context), tag="simple-web:v1", rm=True)
-    client.swarm.init()
+    image, _ = client.images.build(path=str(context), tag=student_tag, rm=True)
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text((SAMPLE / "phase2" / "docker-compose.yml").read_text().replace("simple-web:v1", student_tag))
+    if not had_swarm:
+        client.swarm.init()
     try:
-        subprocess.run(["docker", "stack", "deploy", "--resolve-image", "never", "-c",
-                        str(SAMPLE / "phase2" / "docker-compose.yml"), "webapp"], check=True, capture_output=True)
+        subprocess.run(["docker", "stack", "deploy", "--resolve-image", "never", "-c", str(compose), "webapp"],
+                       check=True, capture_output=True)
         result, report = run_lab(pytester, SAMPLE, "-m", "phase2", *SHORT)
         got = outcomes(report)
         assert got["p2-stack-deployed"] == "passed" and got["p2-scale-out"] == "passed", result.stdout.str()
@@ -173,15 +179,18 @@ def test_students_running_stack_is_checked_and_put_back(pytester: pytest.Pyteste
         assert got["p2-load-balanced"] == got["p2-self-healing"] == expected_traffic
         svc = client.services.get("webapp_web")
         assert svc.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 3, "the replica count is put back"
-        assert svc.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith("simple-web:v1")
+        assert svc.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(student_tag)
         assert RUN_LABEL not in (svc.attrs["Spec"].get("Labels") or {})
         assert leftovers(client) == [] and swarm_state(client) == "active"
     finally:
         subprocess.run(["docker", "stack", "rm", "webapp"], check=False, capture_output=True)
-        client.swarm.leave(force=True)
+        for ctr in client.containers.list(all=True, filters={"label": "com.docker.stack.namespace=webapp"}):
+            ctr.remove(force=True)
+        if not had_swarm:
+            client.swarm.leave(force=True)
         for ctr in client.containers.list(all=True, filters={"ancestor": image.id}):
             ctr.remove(force=True)
         client.images.remove(image.id, force=True)
-        if not had_gwbridge:
+        if not had_gwbridge and not had_swarm:
             for net in client.networks.list(names=["docker_gwbridge"]):
                 net.remove()
