@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 CPU_FRACTION = 0.90          # the lab: "CPU 사용률 90% 이상"
 LATENCY_FACTOR = 2.0         # loaded median at least twice the idle median ...
 LATENCY_MIN_RISE_S = 0.020   # ... and at least 20 ms slower, so noise on a fast idle app cannot pass it
-PLATEAU_GAIN = 1.15          # more clients bought less than 15 % more throughput: the ceiling
+PLATEAU_ELASTICITY = 0.5     # throughput grew at most half as fast as the clients did (log scale): the ceiling
 APP_FAILURES = {"timeout", "refused", "reset"}
 
 
@@ -131,11 +132,17 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
     (c_prev, r_prev), (c_last, r_last) = rates[-2], rates[-1]
     ev = {"ceiling_rps": round(best[1], 1), "at_concurrency": best[0],
           "rps_by_concurrency": {c: round(r, 1) for c, r in rates}, **_load_evidence(sat)}
-    if r_prev > 0 and r_last <= PLATEAU_GAIN * r_prev:
+    # Below the ceiling, a closed loop of clients scales throughput with their number (×k clients, ×k req/s);
+    # at the ceiling it stays flat. Halfway on a log scale (×√k) separates the two well beyond run-to-run noise.
+    allowed = math.sqrt(c_last / c_prev)
+    ev["plateau_allowed_gain"] = round(allowed, 2)
+    if r_prev > 0 and r_last <= allowed * r_prev:
         return Verdict(True, t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_prev}→{c_last} 에서 {r_prev:.0f}→{r_last:.0f} req/s",
                                f"ceiling about {best[1]:.0f} req/s: {c_prev}→{c_last} clients gave {r_prev:.0f}→{r_last:.0f} req/s"), ev)
-    return Verdict(False, t(f"동시 {c_prev}→{c_last} 에서 처리량이 {r_prev:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다.",
-                            f"throughput still grew {r_prev:.0f}→{r_last:.0f} req/s from {c_prev} to {c_last} clients."),
+    return Verdict(False, t(f"동시 {c_prev}→{c_last} 에서 처리량이 {r_prev:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
+                            f"(×{r_last / r_prev:.2f}, 한계라면 ×{allowed:.2f} 이하).",
+                            f"throughput still grew {r_prev:.0f}→{r_last:.0f} req/s from {c_prev} to {c_last} clients "
+                            f"(×{r_last / r_prev:.2f}; at a ceiling at most ×{allowed:.2f})."),
                    ev, t("한계에 닿지 않았습니다: 앱이 실습의 단일 프로세스 Flask 앱인지 확인하세요.",
                          "no ceiling reached: check the app is the lab's single-process Flask app."))
 

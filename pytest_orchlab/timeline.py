@@ -24,6 +24,10 @@ from .engine import Engine
 from .traffic import Reply, fetch, run
 from .waiting import poll
 
+# Requests per second while an experiment runs. The lab's own loop sends 1; at 50 a task that gets traffic
+# before it listens (about 0.1-0.5 s after it starts) is hit several times per update, not by luck.
+STEADY_RATE = 50.0
+
 PROBE_SCRIPT = r'''
 import json, socket, sys, threading, time, re
 svc, port, interval, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
@@ -116,7 +120,7 @@ class NetworkProbe:
     """A probe container on the stack's overlay network, sending ``rate`` requests per second."""
 
     def __init__(self, engine: Engine, image: str, network: str, service: str, timeline: Timeline,
-                 rate: float = 20.0, timeout: float = 3.0, port: int = 5000) -> None:
+                 rate: float = STEADY_RATE, timeout: float = 3.0, port: int = 5000) -> None:
         self.engine, self.image, self.network, self.service = engine, image, network, service
         self.timeline, self.rate, self.timeout, self.port = timeline, rate, timeout, port
         self.container: Container | None = None
@@ -171,7 +175,7 @@ def _sample(rec: dict[str, Any]) -> Reply:
 class HostProbe:
     """The lab's path: requests from this machine to the published port, ``rate`` per second."""
 
-    def __init__(self, host: str, port: int, timeline: Timeline, rate: float = 20.0, timeout: float = 3.0) -> None:
+    def __init__(self, host: str, port: int, timeline: Timeline, rate: float = STEADY_RATE, timeout: float = 3.0) -> None:
         self.host, self.port, self.timeline, self.rate, self.timeout = host, port, timeline, rate, timeout
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ SAMPLE = ROOT / "sample_app"
 CHECKPOINTS = ROOT / "checkpoints"
 BASE_IMAGE = "orchlab/python-base:bookworm"
 
+
 def run_lab(pytester: pytest.Pytester, lab: Path, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     """Run the lab suite in a subprocess, exactly as a student would, and load its JSON report."""
     report = pytester.path / "report.json"
@@ -25,6 +30,24 @@ def run_lab(pytester: pytest.Pytester, lab: Path, *args: str) -> tuple[pytest.Ru
     )
     data = json.loads(report.read_text()) if report.exists() else {}
     return result, data
+
+
+def start_lab_until(marker: str, cwd: Path, *args: str, timeout: float = 300) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start the lab suite on sample_app as a student would and read its output until a line holds ``marker``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", str(CHECKPOINTS), "--lab-dir", str(SAMPLE), "--base-image", BASE_IMAGE,
+         "-p", "no:cacheprovider", "--lab-lang", "en", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            return proc, seen
+        assert time.monotonic() < deadline, "".join(seen)
+    raise AssertionError(f"the run ended before {marker!r}:\n" + "".join(seen))
 
 
 def outcomes(report: dict[str, Any]) -> dict[str, str]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import docker
@@ -16,7 +14,7 @@ import pytest
 from testcontainers.core.container import DockerContainer
 
 from pytest_orchlab.engine import OWNER_LABEL, RUN_LABEL
-from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, leftovers, outcomes, run_lab
+from tests.helpers import BASE_IMAGE, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until
 
 PHASE1 = ["p1-image-builds", "p1-container-serves", "p1-cpu-saturation", "p1-latency-rises",
           "p1-requests-fail", "p1-throughput-ceiling", "p1-kill-outage", "p1-manual-recovery"]
@@ -134,20 +132,8 @@ def test_leftovers_of_a_crashed_run_are_swept(pytester: pytest.Pytester, client:
 
 def test_ctrl_c_mid_checkpoint_leaves_nothing_and_spares_the_canary(tmp_path: Path, client: docker.DockerClient) -> None:
     with DockerContainer(BASE_IMAGE, name="orchlab-canary", command="sleep 300") as canary:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", str(CHECKPOINTS), "-m", "phase1", "--lab-dir", str(SAMPLE),
-             "--base-image", BASE_IMAGE, "-p", "no:cacheprovider", "--lab-lang", "en"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert proc.stdout is not None
-        seen = []
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            seen.append(line)
-            if "orchlab: load 300 concurrent clients" in line:  # mid-way through p1-cpu-saturation
-                break
-            assert time.monotonic() < deadline, "".join(seen)
+        # mid-way through p1-cpu-saturation
+        proc, seen = start_lab_until("orchlab: load 300 concurrent clients", tmp_path, "-m", "phase1")
         assert leftovers(client), "the run should have resources while it is under way"
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)

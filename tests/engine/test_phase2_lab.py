@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import docker
 import pytest
 
 from pytest_orchlab.engine import RUN_LABEL
-from tests.helpers import BASE_IMAGE, CHECKPOINTS, SAMPLE, by_id, leftovers, outcomes, run_lab
+from tests.helpers import BASE_IMAGE, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until
 
 PHASE2 = ["p2-swarm-active", "p2-stack-deployed", "p2-policies-applied", "p2-scale-out", "p2-load-balanced",
           "p2-self-healing", "p2-rolling-update", "p2-rollback"]
@@ -121,18 +120,7 @@ def test_ctrl_c_during_rolling_update(tmp_path: Path, client: docker.DockerClien
     client.swarm.init()
     canary = client.services.create(BASE_IMAGE, ["sleep", "600"], name="orchlab-canary-svc")
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", str(CHECKPOINTS), "-m", "phase2", "--lab-dir", str(SAMPLE),
-             "--base-image", BASE_IMAGE, "-p", "no:cacheprovider", "--lab-lang", "en"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if "docker service update --image" in line:
-                break
+        proc, seen = start_lab_until("docker service update --image", tmp_path, "-m", "phase2")
         time.sleep(8)  # well inside the first task's replacement
         assert leftovers(client), "".join(seen)
         proc.send_signal(signal.SIGINT)
