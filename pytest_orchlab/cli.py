@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-from pathlib import Path
 
 from .baseimage import DEFAULT_BASE_IMAGE, build_base_image
-from .engine import RUN_LABEL, Engine, connect, ensure_engine, sweep
+from .engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine, sweep
 from .errors import OrchlabError
+from .labdir import DEFAULT_LAB_DIR
 
 
 def _engine(_: argparse.Namespace) -> str:
@@ -30,24 +31,28 @@ def _sweep(args: argparse.Namespace) -> str:
 
 
 def _bench(args: argparse.Namespace) -> str:
-    from .bench import compare
+    from .bench import compare, table
     from .container import WebContainer
-    from .image import ImageBuilder
+    from .cpu import CpuSampler
+    from .image import IMAGE_STEP, ImageBuilder
     from .labdir import LabFolder
 
-    engine = Engine(connect())
     lab = LabFolder.at(args.lab_dir)
+    lab.require(lab.app_py, lab.dockerfile, step=IMAGE_STEP)
+    if shutil.which("ab") is None:
+        apt_install("apache2-utils")  # Apache Bench, the yardstick; explains what to do off Debian
+    engine = Engine(connect())
     try:
         image = ImageBuilder(engine, args.base_image).build(lab.phase1, "simple-web:v1")
         with WebContainer(engine, image, host_port=args.port) as web:
             host, port = web.bridge_address() or (web.host, web.host_port)
-            rows = compare(host, port, tuple(args.levels), args.seconds)
+            with CpuSampler(web.container) as app:
+                rows = compare(host, port, tuple(args.levels), args.seconds, args.rounds, app)
     finally:
         engine.sweep(only_this_run=True)
-    lines = [f"target {host}:{port} (lab app from {lab.phase1}), {args.seconds:g} s per run",
-             "concurrency  ab req/s  orchlab req/s  ratio"]
-    lines += [f"{r.concurrency:>11}  {r.ab_rps:>8.0f}  {r.orchlab_rps:>13.0f}  {r.ratio:>5.2f}" for r in rows]
-    return "\n".join(lines)
+    lines = [f"target {host}:{port} (lab app from {lab.phase1}), {args.seconds:g} s per run, "
+             f"medians of {args.rounds} alternating rounds"]
+    return "\n".join(lines + table(rows))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="also those of runs that may still be alive")
     p.set_defaults(fn=_sweep)
     p = sub.add_parser("bench", help="compare the load generator with Apache Bench (ab) on the lab app")
-    p.add_argument("--lab-dir", default=str(Path(__file__).resolve().parent.parent / "sample_app"))
+    p.add_argument("--lab-dir", default=DEFAULT_LAB_DIR, help="the lab folder whose phase1/ app is loaded (tox -e bench: sample_app/)")
     p.add_argument("--base-image", default=None)
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--levels", type=int, nargs="+", default=[200, 600])
     p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds per tool and level (medians are printed)")
     p.set_defaults(fn=_bench)
     args = parser.parse_args(argv)
     try:

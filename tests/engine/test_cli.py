@@ -11,7 +11,7 @@ import pytest
 
 from pytest_orchlab.cli import main
 from pytest_orchlab.engine import OWNER_LABEL, RUN_LABEL
-from tests.helpers import BASE_IMAGE
+from tests.helpers import BASE_IMAGE, SAMPLE
 
 
 def test_engine_reports_a_running_engine(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,3 +49,17 @@ def test_no_engine_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: py
     assert main(["sweep"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("orchlab sweep: No Docker engine answers at tcp://127.0.0.1:9") and "Traceback" not in err
+
+
+def test_bench_compares_with_ab_and_shows_where_the_cpu_went(capsys: pytest.CaptureFixture[str]) -> None:
+    """A short real benchmark: both tools load the lab app; the table has rates, ratio and CPU for each."""
+    assert main(["bench", "--lab-dir", str(SAMPLE), "--base-image", BASE_IMAGE, "--levels", "50", "--seconds", "3", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["50"])
+    cells = row.replace("/", " ").split()
+    ab_rps, ours_rps, ratio = float(cells[1]), float(cells[2]), float(cells[3])
+    assert ab_rps > 0 and ours_rps > 0, row
+    assert abs(ratio - ours_rps / ab_rps) < 0.02, row  # the printed rates are rounded to whole req/s
+    app_ab, app_ours, tool_ab, tool_ours = map(float, cells[4:8])
+    assert app_ab > 0 and app_ours > 0 and tool_ab > 0 and tool_ours > 0, row
+    assert docker.from_env().containers.list(all=True, filters={"label": RUN_LABEL}) == []

@@ -62,3 +62,15 @@ def test_percentile() -> None:
     assert percentile([], 0.5) == 0.0
     assert percentile([3.0], 0.9) == 3.0
     assert percentile([float(i) for i in range(1, 101)], 0.5) == pytest.approx(50.0, abs=1)
+
+
+def test_bench_keeps_medians_and_prints_both_tools_cpu() -> None:
+    from pytest_orchlab.bench import Comparison, Round, median_round, table
+
+    ab = median_round([Round(900, 97, 30), Round(880, 95, 28), Round(950, 99, 35)])
+    assert ab == Round(900, 97, 30)
+    row = Comparison(200, 5.0, ab, Round(918, 96, 70))
+    assert round(row.ratio, 2) == 1.02
+    head, line = table([row])
+    assert "app CPU % (ab / orchlab)" in head and "tool CPU % (ab / orchlab)" in head
+    assert line.split()[:4] == ["200", "900", "918", "1.02"] and "97 / 96" in line and "30 / 70" in line
