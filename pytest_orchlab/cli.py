@@ -6,10 +6,10 @@ import argparse
 import shutil
 import sys
 
-from .baseimage import DEFAULT_BASE_IMAGE, build_base_image
-from .engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine, sweep
-from .errors import OrchlabError
-from .labdir import DEFAULT_LAB_DIR
+from pytest_orchlab.core.errors import OrchlabError
+from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR
+from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, build_base_image
+from pytest_orchlab.docker.engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine
 
 
 def _engine(_: argparse.Namespace) -> str:
@@ -25,31 +25,37 @@ def _base_image(args: argparse.Namespace) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> str:
-    client = connect()
-    removed = sweep(client, lambda labels: True) if args.all else Engine(client).sweep(only_this_run=False)
-    return "removed: " + (", ".join(removed) if removed else "nothing")
+    from pytest_orchlab.docker.sweep import forget_dead_runs, run_alive, sweep
+
+    done = sweep(connect(), (lambda run: True) if args.all else (lambda run: not run_alive(run)))
+    forget_dead_runs()
+    lines = ["removed: " + (", ".join(done.removed) if done.removed else "nothing")]
+    return "\n".join(lines + [f"could not remove {f}" for f in done.failed])
 
 
 def _bench(args: argparse.Namespace) -> str:
-    from .bench import compare, table
-    from .container import WebContainer
-    from .cpu import CpuSampler
-    from .image import IMAGE_STEP, ImageBuilder
-    from .labdir import LabFolder
+    from pytest_orchlab.core.labdir import LabFolder
+    from pytest_orchlab.docker.container import WebContainer
+    from pytest_orchlab.docker.image import IMAGE_STEP, ImageBuilder
+    from pytest_orchlab.measure.bench import compare, table
+    from pytest_orchlab.measure.cpu import CpuSampler
 
     lab = LabFolder.at(args.lab_dir)
     lab.require(lab.app_py, lab.dockerfile, step=IMAGE_STEP)
     if shutil.which("ab") is None:
         apt_install("apache2-utils")  # Apache Bench, the yardstick; explains what to do off Debian
-    engine = Engine(connect())
-    try:
-        image = ImageBuilder(engine, args.base_image).build(lab.phase1, "simple-web:v1")
-        with WebContainer(engine, image, host_port=args.port) as web:
-            host, port = web.bridge_address() or (web.host, web.host_port)
-            with CpuSampler(web.container) as app:
-                rows = compare(host, port, tuple(args.levels), args.seconds, args.rounds, app)
-    finally:
-        engine.sweep(only_this_run=True)
+    from pytest_orchlab.docker.sweep import RunLock, sweep
+
+    engine = Engine.connect()
+    with RunLock(engine.run_id):
+        try:
+            image = ImageBuilder(engine, args.base_image).build(lab.phase1, "simple-web:v1")
+            with WebContainer(engine, image, host_port=args.port) as web:
+                host, port = web.bridge_address() or (web.host, web.host_port)
+                with CpuSampler(web.container) as app:
+                    rows = compare(host, port, tuple(args.levels), args.seconds, args.rounds, app)
+        finally:
+            sweep(engine.client, lambda run: run == engine.run_id)
     lines = [f"target {host}:{port} (lab app from {lab.phase1}), {args.seconds:g} s per run, "
              f"medians of {args.rounds} alternating rounds"]
     return "\n".join(lines + table(rows))
@@ -64,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild", action="store_true", help="build again even if cached")
     p.add_argument("--remove", action="store_true", help="remove the cached base image")
     p.set_defaults(fn=_base_image)
-    p = sub.add_parser("sweep", help=f"remove resources labelled {RUN_LABEL} left by crashed runs")
-    p.add_argument("--all", action="store_true", help="also those of runs that may still be alive")
+    p = sub.add_parser("sweep", help=f"remove resources labelled {RUN_LABEL} left by runs that are over (crashed or killed)")
+    p.add_argument("--all", action="store_true", help="every labelled resource, also those of runs that may still be going")
     p.set_defaults(fn=_sweep)
     p = sub.add_parser("bench", help="compare the load generator with Apache Bench (ab) on the lab app")
     p.add_argument("--lab-dir", default=DEFAULT_LAB_DIR, help="the lab folder whose phase1/ app is loaded (tox -e bench: sample_app/)")

@@ -2,88 +2,94 @@
 
 Every provisioner is a context manager from the plain-Python modules; a fixture here only builds it
 from the run's settings and yields it. Override any of them in a ``conftest.py`` to change the
-environment, e.g. ``lab_folder`` to grade a folder you generate.
+environment, e.g. ``orchlab_lab_folder`` to grade a folder you generate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
-from .container import WebContainer
-from .engine import Engine, connect, published_host
-from .errors import LabInputError, NotGradable
-from .grading import Verdict
-from .image import IMAGE_STEP, BuiltImage, ImageBuilder
-from .labdir import LabFolder
-from .load import LoadProfile, Saturation, measure_saturation
-from .mesh import MeshCheck, check_routing_mesh
-from .outage import Outage, measure_outage
-from .rollout import Rollout, update_image
-from .scaling import ScaleOut, scale_out
-from .service import EventLog, spec_summary, wait_running
-from .stack import SERVICE, Stack
-from .swarm import Swarm
-from .swarm_grading import Deployment
-from .text import t
-from .timeline import HostProbe, NetworkProbe, Timeline
+from pytest_orchlab.core.errors import LabInputError, NotGradable
+from pytest_orchlab.core.labdir import LabFolder
+from pytest_orchlab.core.text import t
+from pytest_orchlab.docker.container import WebContainer
+from pytest_orchlab.docker.engine import Engine
+from pytest_orchlab.docker.image import IMAGE_STEP, BuiltImage, ImageBuilder
+from pytest_orchlab.docker.sweep import RunLock, forget_dead_runs, run_alive, sweep
+from pytest_orchlab.measure.timeline import Timeline
+from pytest_orchlab.phase1.load import LoadProfile, Saturation, measure_saturation
+from pytest_orchlab.phase1.outage import Outage, measure_outage
+from pytest_orchlab.results.verdict import Verdict
+from pytest_orchlab.session import STATE, LabState
+from pytest_orchlab.swarm.cluster import Swarm
+from pytest_orchlab.swarm.mesh import MeshCheck, check_routing_mesh
+from pytest_orchlab.swarm.probe import HostProbe, NetworkProbe
+from pytest_orchlab.swarm.rollout import Rollout, update_image
+from pytest_orchlab.swarm.scaling import ScaleOut, scale_out
+from pytest_orchlab.swarm.service import EventLog, spec_summary, wait_running
+from pytest_orchlab.swarm.stack import SERVICE, Stack
+from pytest_orchlab.swarm.verdicts import Deployment
 
 
 class Grade(Protocol):
     def __call__(self, verdict: Verdict, attach: Callable[[], dict[str, Any]] | None = None) -> None: ...
 
 
-def _state(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    from .plugin import STATE
-
+def _state(request: pytest.FixtureRequest) -> LabState:
     return request.config.stash[STATE]
 
 
 @pytest.fixture(scope="session")
-def docker_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """The Docker engine (``DOCKER_HOST`` or the local socket), reached through the Engine API.
+def orchlab_docker_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The Docker engine, resolved once (``DOCKER_HOST``, then the docker context, then the local socket)
+    and used by every client of the run: the SDK, testcontainers and the ``docker`` CLI.
 
-    At start it sweeps what crashed orchlab runs on this machine left behind; at the end it removes
-    everything labelled with this run's ``orchlab.run`` id. Not gradable when no engine answers.
+    The run holds a lock file while it lives; at start it sweeps what runs that are over left behind,
+    at the end everything labelled with this run's ``orchlab.run`` id. Not gradable when no engine answers.
     """
     state = _state(request)
-    engine = Engine(connect(), run_id=state.run_id)
+    engine = Engine.connect(run_id=state.run_id)
     state.engine = engine
     state.report.engine = engine.describe()
-    swept = engine.sweep(only_this_run=False)
-    if swept:
-        state.progress(f"orchlab: swept leftovers of crashed runs: {', '.join(swept)}")
-    yield engine
-    state.report.cleanup += engine.sweep(only_this_run=True)
+    with RunLock(state.run_id):
+        swept = sweep(engine.client, lambda run: run != state.run_id and not run_alive(run))
+        forget_dead_runs()
+        if swept.removed:
+            state.progress(f"orchlab: swept leftovers of runs that are over: {', '.join(swept.removed)}")
+        state.report.cleanup += [f"before the run: {line}" for line in swept.lines()]
+        yield engine
+        state.report.cleanup += sweep(engine.client, lambda run: run == state.run_id).lines()
 
 
 @pytest.fixture(scope="session")
-def lab_folder(request: pytest.FixtureRequest) -> LabFolder:
+def orchlab_lab_folder(request: pytest.FixtureRequest) -> LabFolder:
     """The student's lab folder from ``--lab-dir`` (default ``~/orchestration-lab``). Never written to."""
     return LabFolder.at(_state(request).settings.lab_dir)
 
 
 @pytest.fixture(scope="session")
-def image_builder(request: pytest.FixtureRequest, docker_engine: Engine) -> ImageBuilder:
+def orchlab_image_builder(request: pytest.FixtureRequest, orchlab_docker_engine: Engine) -> ImageBuilder:
     """Builds lab images once per content, honouring ``--base-image`` for offline builds."""
     state = _state(request)
-    return ImageBuilder(docker_engine, state.settings.base_image, state.progress)
+    return ImageBuilder(orchlab_docker_engine, state.settings.base_image, state.progress)
 
 
 @pytest.fixture(scope="session")
-def lab_image(lab_folder: LabFolder, image_builder: ImageBuilder) -> BuiltImage:
+def orchlab_lab_image(orchlab_lab_folder: LabFolder, orchlab_image_builder: ImageBuilder) -> BuiltImage:
     """``simple-web:v1`` built from the student's ``phase1/`` (copied; the folder is not touched)."""
-    lab_folder.require(lab_folder.app_py, lab_folder.dockerfile, step=IMAGE_STEP)
-    return image_builder.build(lab_folder.phase1, "simple-web:v1")
+    orchlab_lab_folder.require(orchlab_lab_folder.app_py, orchlab_lab_folder.dockerfile, step=IMAGE_STEP)
+    return orchlab_image_builder.build(orchlab_lab_folder.phase1, "simple-web:v1")
 
 
 @pytest.fixture(scope="module")
-def web_app(request: pytest.FixtureRequest, docker_engine: Engine, lab_image: BuiltImage) -> Iterator[WebContainer]:
+def orchlab_web_app(request: pytest.FixtureRequest, orchlab_docker_engine: Engine, orchlab_lab_image: BuiltImage) -> Iterator[WebContainer]:
     """``docker run -d --name web-app -p 8080:5000 simple-web:v1``, labelled and removed afterwards."""
-    with WebContainer(docker_engine, lab_image, progress=_state(request).progress) as web:
+    with WebContainer(orchlab_docker_engine, orchlab_lab_image, progress=_state(request).progress) as web:
         yield web
 
 
@@ -97,35 +103,43 @@ def _serving(web: WebContainer) -> WebContainer:
 
 
 @pytest.fixture(scope="module")
-def load_profile() -> LoadProfile:
+def orchlab_load_profile() -> LoadProfile:
     """How hard the saturation sweep pushes (levels, seconds per level, client timeout). Override to tune."""
     return LoadProfile()
 
 
 @pytest.fixture(scope="module")
-def saturation(request: pytest.FixtureRequest, web_app: WebContainer, load_profile: LoadProfile) -> Saturation:
+def orchlab_saturation(request: pytest.FixtureRequest, orchlab_web_app: WebContainer, orchlab_load_profile: LoadProfile) -> Saturation:
     """One load sweep against ``web_app``: idle baseline, then rising concurrency with CPU sampled."""
-    return measure_saturation(_serving(web_app), load_profile, _state(request).progress)
+    return measure_saturation(_serving(orchlab_web_app), orchlab_load_profile, _state(request).progress)
 
 
 @pytest.fixture(scope="module")
-def outage(request: pytest.FixtureRequest, web_app: WebContainer) -> Outage:
+def orchlab_outage(request: pytest.FixtureRequest, orchlab_web_app: WebContainer) -> Outage:
     """``docker kill web-app``, probes of the published port, then ``docker start`` and the downtime."""
-    return measure_outage(_serving(web_app), progress=_state(request).progress)
+    return measure_outage(_serving(orchlab_web_app), progress=_state(request).progress)
 
 
 @pytest.fixture
-def grade(request: pytest.FixtureRequest) -> Grade:
-    """Record a checkpoint's :class:`Verdict` as evidence and fail it, without a traceback, if not passed.
+def orchlab_grade(request: pytest.FixtureRequest) -> Grade:
+    """Record a checkpoint's :class:`Verdict` as evidence; fail it (no traceback) if not passed, or
+    report it not gradable if the verdict says its measurement was incomplete.
 
-    ``grade(verdict, attach=fn)``: on failure, ``fn()`` adds what a teacher would ask for to the evidence.
+    ``orchlab_grade(verdict, attach=fn)``: on failure, ``fn()`` adds what a teacher would ask for to the
+    evidence. A checkpoint that never calls it is not gradable: no verdict, no pass.
     """
     state = _state(request)
 
     def record(verdict: Verdict, attach: Callable[[], dict[str, Any]] | None = None) -> None:
         if not verdict.passed and attach is not None:
-            verdict = Verdict(verdict.passed, verdict.seen, {**verdict.evidence, **attach()}, verdict.hint)
+            try:
+                extra = attach()
+            except Exception as exc:  # noqa: BLE001 - evidence must not hide the verdict it explains
+                extra = {"evidence_error": f"{type(exc).__name__}: {exc}"}
+            verdict = dataclasses.replace(verdict, evidence={**verdict.evidence, **extra})
         state.verdicts[request.node.nodeid] = verdict
+        if not verdict.gradable:
+            raise NotGradable(verdict.seen, verdict.hint)
         if not verdict.passed:
             pytest.fail(verdict.seen.render(state.settings.lang), pytrace=False)
 
@@ -142,10 +156,10 @@ def _apply_sed(ctx: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab_image_v2(lab_folder: LabFolder, image_builder: ImageBuilder, lab_image: BuiltImage) -> BuiltImage:
+def orchlab_lab_image_v2(orchlab_lab_folder: LabFolder, orchlab_image_builder: ImageBuilder, orchlab_lab_image: BuiltImage) -> BuiltImage:
     """``simple-web:v2`` made as the lab makes it: its ``sed`` on a copy of the student's ``app.py``."""
-    v2 = image_builder.build(lab_folder.phase1, "simple-web:v2", _apply_sed)
-    if v2.image_id == lab_image.image_id:
+    v2 = orchlab_image_builder.build(orchlab_lab_folder.phase1, "simple-web:v2", _apply_sed)
+    if v2.image_id == orchlab_lab_image.image_id:
         raise LabInputError(
             t("sed 's/Hello from/Greetings from/g' 가 app.py 를 바꾸지 못했습니다: v2 가 v1 과 같습니다.",
               "sed 's/Hello from/Greetings from/g' changed nothing in app.py: v2 would be v1."),
@@ -155,90 +169,93 @@ def lab_image_v2(lab_folder: LabFolder, image_builder: ImageBuilder, lab_image: 
 
 
 @pytest.fixture(scope="module")
-def lab_swarm(request: pytest.FixtureRequest, docker_engine: Engine) -> Iterator[Swarm]:
+def orchlab_lab_swarm(request: pytest.FixtureRequest, orchlab_docker_engine: Engine) -> Iterator[Swarm]:
     """Swarm mode: ``docker swarm init`` when inactive (left again at the end); a user's swarm is used as is."""
-    with Swarm(docker_engine, _state(request).progress) as swarm:
+    with Swarm(orchlab_docker_engine, _state(request).progress) as swarm:
         yield swarm
 
 
 @pytest.fixture(scope="module")
-def webapp_stack(request: pytest.FixtureRequest, docker_engine: Engine, lab_swarm: Swarm, lab_folder: LabFolder,
-                 lab_image: BuiltImage) -> Iterator[Stack]:
+def orchlab_webapp_stack(request: pytest.FixtureRequest, orchlab_docker_engine: Engine, orchlab_lab_swarm: Swarm, orchlab_lab_folder: LabFolder,
+                         orchlab_lab_image: BuiltImage) -> Iterator[Stack]:
     """Stack ``webapp`` from the student's ``phase2/docker-compose.yml`` (a labelled copy using the built
     ``simple-web:v1``), or the student's own running ``webapp`` stack, put back as found at the end."""
-    with Stack(docker_engine, lab_folder, {"simple-web:v1": lab_image.tag}, _state(request).progress) as stack:
+    with Stack(orchlab_docker_engine, orchlab_lab_folder, {"simple-web:v1": orchlab_lab_image.tag}, _state(request).progress) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
-def deployment(request: pytest.FixtureRequest, docker_engine: Engine, webapp_stack: Stack) -> Deployment:
+def orchlab_deployment(request: pytest.FixtureRequest, orchlab_docker_engine: Engine, orchlab_webapp_stack: Stack) -> Deployment:
     """The stack once its tasks run (up to 60 s), with its networks and whether the routing mesh answers."""
-    svc = webapp_stack.service
+    svc = orchlab_webapp_stack.service
     _state(request).progress("orchlab: waiting up to 60 s for webapp_web's tasks to run ...")
     spec = spec_summary(svc)
     _, waited, rows = wait_running(svc, spec["replicas"] or 0, 60.0)
     drivers = {}
     for net_id in spec["networks"]:
-        net = docker_engine.client.networks.get(net_id)
+        net = orchlab_docker_engine.client.networks.get(net_id)
         drivers[net.name] = net.attrs.get("Driver", "")
-    mesh = check_routing_mesh(published_host(), 8080) if rows else MeshCheck(False, ["no task running"], None, 0.0)
+    mesh = check_routing_mesh(orchlab_docker_engine.published_host, 8080) if rows else MeshCheck(False, ["no task running"], None, 0.0)
     return Deployment(len(rows), waited, spec, drivers, mesh, rows)
 
 
 @pytest.fixture(scope="session")
 def orchlab_progress(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Prints a live progress line (shown even while output is captured)."""
-    return _state(request).progress  # type: ignore[no-any-return]
+    return _state(request).progress
 
 
 @pytest.fixture(scope="module")
-def scaled_out(docker_engine: Engine, webapp_stack: Stack, deployment: Deployment, orchlab_progress: Callable[[str], None]) -> ScaleOut:
+def orchlab_scaled_out(orchlab_docker_engine: Engine, orchlab_webapp_stack: Stack, orchlab_deployment: Deployment,
+                       orchlab_progress: Callable[[str], None]) -> ScaleOut:
     """``docker service scale webapp_web=5``, waited for (up to 60 s)."""
-    return scale_out(docker_engine, webapp_stack.service, 5, progress=orchlab_progress)
+    return scale_out(orchlab_docker_engine, orchlab_webapp_stack.service, 5, progress=orchlab_progress)
 
 
 @pytest.fixture(scope="module")
-def service_events(docker_engine: Engine, webapp_stack: Stack, deployment: Deployment) -> Iterator[EventLog]:
+def orchlab_service_events(orchlab_docker_engine: Engine, orchlab_webapp_stack: Stack, orchlab_deployment: Deployment) -> Iterator[EventLog]:
     """webapp_web's container events (create, start, kill, die), recorded live for the whole of Phase 2."""
-    with EventLog(docker_engine, webapp_stack.service) as log:
+    with EventLog(orchlab_docker_engine, orchlab_webapp_stack.service) as log:
         yield log
 
 
 @pytest.fixture(scope="module")
-def rolling_update(docker_engine: Engine, webapp_stack: Stack, steady_traffic: Timeline, service_events: EventLog,
-                   lab_image_v2: BuiltImage, orchlab_progress: Callable[[str], None]) -> Rollout:
+def orchlab_rolling_update(orchlab_docker_engine: Engine, orchlab_webapp_stack: Stack, orchlab_steady_traffic: Timeline,
+                           orchlab_service_events: EventLog, orchlab_lab_image_v2: BuiltImage, orchlab_progress: Callable[[str], None]) -> Rollout:
     """``docker service update --image simple-web:v2 webapp_web``, followed to completion under steady traffic."""
-    return update_image(docker_engine, webapp_stack.service, lab_image_v2.tag, steady_traffic, service_events, orchlab_progress)
+    return update_image(orchlab_docker_engine, orchlab_webapp_stack.service, orchlab_lab_image_v2.tag, orchlab_steady_traffic,
+                        orchlab_service_events, orchlab_progress)
 
 
 @pytest.fixture(scope="module")
-def steady_traffic(request: pytest.FixtureRequest, docker_engine: Engine, webapp_stack: Stack, deployment: Deployment,
-                   lab_image: BuiltImage) -> Iterator[Timeline]:
-    """Requests at 20/s for the whole of Phase 2, through the routing mesh where it works, else from
-    a probe inside the stack's overlay network (see ``orchlab.timeline``). The path is in the evidence."""
+def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine: Engine, orchlab_webapp_stack: Stack,
+                           orchlab_deployment: Deployment, orchlab_lab_image: BuiltImage) -> Iterator[Timeline]:
+    """Requests at 50/s for the whole of Phase 2, through the routing mesh where it works, else from
+    a probe inside the stack's overlay network that follows the engine's DNS answers (see
+    ``pytest_orchlab.swarm.probe``). The path is in the evidence."""
     timeline = Timeline()
-    if not deployment.running:
+    if not orchlab_deployment.running:
         raise LabInputError(t("webapp_web 작업이 실행되지 않아 측정할 수 없습니다.", "webapp_web has no running task to measure."),
                             t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
-    if deployment.mesh.works:
-        with HostProbe(published_host(), 8080, timeline):
+    if orchlab_deployment.mesh.works:
+        with HostProbe(orchlab_docker_engine.published_host, 8080, timeline, clock=orchlab_docker_engine.now):
             yield timeline
         return
     state = _state(request)
-    state.progress("orchlab: " + deployment.mesh.diagnosis.en)
-    network = next((name for name, driver in deployment.network_drivers.items() if driver == "overlay"), None)
+    state.progress("orchlab: " + orchlab_deployment.mesh.diagnosis.en)
+    network = next((name for name, driver in orchlab_deployment.network_drivers.items() if driver == "overlay"), None)
     if network is None:
         raise LabInputError(t("webapp_web 이 overlay 네트워크에 없어 측정할 수 없습니다.", "webapp_web is on no overlay network, so it cannot be measured."),
                             t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
-    if not docker_engine.client.networks.get(network).attrs.get("Attachable"):
+    if not orchlab_docker_engine.client.networks.get(network).attrs.get("Attachable"):
         raise NotGradable(
             t(f"라우팅 메시가 없고(IPVS 없음) 실행 중인 스택의 네트워크 {network} 에 프로브를 붙일 수 없습니다.",
               f"There is no routing mesh here (no IPVS), and your running stack's network {network} is not attachable for a probe."),
             t("`docker stack rm webapp` 으로 스택을 내리면 orchlab 이 직접 배포해 측정합니다.",
               "remove your stack with `docker stack rm webapp` and orchlab deploys and measures its own copy."),
         )
-    image = state.settings.base_image or lab_image.tag
-    with NetworkProbe(docker_engine, image, network, SERVICE, timeline) as probe:
+    image = state.settings.base_image or orchlab_lab_image.tag
+    with NetworkProbe(orchlab_docker_engine, image, network, SERVICE, timeline) as probe:
         if not timeline.wait_for(1, 0, 15.0):
             raise NotGradable(
                 t(f"오버레이 네트워크 프로브가 15초 안에 아무것도 보고하지 않았습니다. 로그: {probe.logs()}",

@@ -1,15 +1,21 @@
-"""The run's settings and where each value came from: CLI > environment > ini > default."""
+"""The run's settings and where each value came from: command line > environment > ini > default.
+
+Nothing here is read until the lab is used: an invalid ``ORCHLAB_LANG`` must not break the test run
+of an unrelated project in the same environment.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from .labdir import DEFAULT_LAB_DIR
-from .text import LANGS
+from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR, looks_like_lab
+
+LANGS = ("ko", "en")  # as pytest_orchlab.core.text, which this switch does not import in unrelated runs
 
 PRECEDENCE = "Precedence: command line > environment variable > ini file > default."
 
@@ -33,11 +39,16 @@ class Option:
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
+    @property
+    def ini(self) -> str:
+        """The ini key: the environment variable's name in lower case (``orchlab_lab_dir`` ...)."""
+        return self.env.lower()
+
 
 OPTIONS: tuple[Option, ...] = (
     Option("--lab-dir", "ORCHLAB_LAB_DIR", DEFAULT_LAB_DIR,
            "the student's lab folder (phase1/app.py, phase1/Dockerfile, phase2/docker-compose.yml); "
-           f"default {DEFAULT_LAB_DIR}"),
+           f"default: the current folder if it is a lab folder, else {DEFAULT_LAB_DIR}"),
     Option("--base-image", "ORCHLAB_BASE_IMAGE", None,
            "build with IMAGE in place of the Dockerfile's FROM image (offline; see `orchlab base-image`); "
            "the student's Dockerfile is not touched"),
@@ -49,9 +60,15 @@ OPTIONS: tuple[Option, ...] = (
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("orchlab", "pytest-orchlab: grade the orchestration lab. " + PRECEDENCE)
     for opt in OPTIONS:
-        help_text = f"{opt.help} [env {opt.env}, ini {opt.dest}]"
+        help_text = f"{opt.help} [env {opt.env}, ini {opt.ini}]"
         group.addoption(opt.flag, dest=opt.dest, default=None, type=opt.check, help=help_text)
-        parser.addini(opt.dest, help=help_text, default=None)
+        parser.addini(opt.ini, help=help_text, default=None)
+
+
+def lab_requested(config: pytest.Config) -> bool:
+    """True when this pytest run is about the lab: ``--lab-dir``, ini ``orchlab_lab_dir``, or run in a lab folder."""
+    return bool(config.getoption("lab_dir", None) or config.getini("orchlab_lab_dir")
+                or looks_like_lab(config.invocation_params.dir))
 
 
 @dataclass(frozen=True)
@@ -66,12 +83,15 @@ class Settings:
     def from_config(cls, config: pytest.Config) -> Settings:
         values: dict[str, str | None] = {}
         sources: dict[str, str] = {}
+        here = Path(config.invocation_params.dir)
         for opt in OPTIONS:
             value, source = config.getoption(opt.dest), "command line"
             if value is None and os.environ.get(opt.env):
                 value, source = os.environ[opt.env], f"environment {opt.env}"
-            if value is None and config.getini(opt.dest):
-                value, source = str(config.getini(opt.dest)), f"ini {opt.dest} in {config.inipath}"
+            if value is None and config.getini(opt.ini):
+                value, source = str(config.getini(opt.ini)), f"ini {opt.ini} in {config.inipath}"
+            if value is None and opt.dest == "lab_dir" and looks_like_lab(here):
+                value, source = str(here), "the current folder (a lab folder)"
             if value is None:
                 value, source = opt.default, "default"
             if value is not None and source != "command line":

@@ -13,7 +13,7 @@ from typing import Any
 import docker
 import pytest
 
-from pytest_orchlab.engine import RUN_LABEL
+from pytest_orchlab.docker.engine import RUN_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_app"
@@ -68,3 +68,14 @@ def leftovers(client: docker.DockerClient) -> list[str]:
     if swarm["LocalNodeState"] == "active" and swarm.get("ControlAvailable"):
         found += [f"service {s.name}" for s in client.services.list(filters=flt)]
     return found
+
+
+def crashed_run(run_id: str) -> str:
+    """A run that took its lock and was then killed with SIGKILL (no cleanup of its own): its lock file stays, unheld."""
+    code = ("import sys, time; from pytest_orchlab.docker.sweep import RunLock; RunLock(sys.argv[1]).__enter__(); "
+            "print('locked', flush=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code, run_id], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    proc.kill()
+    proc.wait()
+    return run_id

@@ -11,7 +11,7 @@ def test_markers_are_registered_with_their_signature(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess("--markers")
     result.stdout.fnmatch_lines([
         "@pytest.mark.phase1: lab Phase 1 (single container) checkpoints",
-        "@pytest.mark.checkpoint(id, *, points=1, requires=()):*",
+        "@pytest.mark.checkpoint(id, *, points=1, requires=(), phase=None, title=None):*",
     ])
 
 
@@ -60,3 +60,156 @@ def test_korean_is_the_default_language(pytester: pytest.Pytester, monkeypatch: 
     monkeypatch.delenv("ORCHLAB_LANG", raising=False)
     result = pytester.runpytest_subprocess(str(CHECKPOINTS / "test_phase1.py"), "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*실습 체크리스트*", "*채점 불가*Docker 엔진*응답하지 않습니다*"])
+
+
+# --- grading integrity: no verdict, no pass; custom checkpoints; points only for the student's work --------
+
+COURSE = '''
+import pytest
+from pytest_orchlab import Verdict
+from pytest_orchlab.core.text import t
+
+
+@pytest.mark.checkpoint("c-measured", points=2, title="A course step that measures")
+def test_measured(orchlab_grade):
+    orchlab_grade(Verdict(True, t("측정함 42", "measured 42"), {"value": 42}))
+
+
+@pytest.mark.checkpoint("c-no-verdict", points=1)
+def test_no_verdict():
+    """A step that forgot to grade."""
+
+
+@pytest.mark.checkpoint("c-plain-assert", points=1)
+def test_plain_assert():
+    seen = 3
+    assert seen == 5, "expected 5 replicas"
+'''
+
+
+def _course_run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, object]]:
+    pytester.makepyfile(test_course=COURSE)
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess("test_course.py", "--lab-dir", str(pytester.path), "--lab-lang", "en", "--lab-report", str(report),
+                                           "-p", "no:cacheprovider", "-p", "no:randomly", *args)
+    import json
+
+    return result, json.loads(report.read_text())
+
+
+def test_no_verdict_is_not_a_pass_and_assert_is_a_failure(pytester: pytest.Pytester) -> None:
+    result, report = _course_run(pytester)
+    got = {c["id"]: c for c in report["checkpoints"]}  # type: ignore[union-attr]
+    assert got["c-measured"]["outcome"] == "passed" and got["c-measured"]["evidence"] == {"value": 42}
+    assert got["c-no-verdict"]["outcome"] == "not-gradable"
+    assert "recorded no measurement" in got["c-no-verdict"]["message"]
+    assert got["c-plain-assert"]["outcome"] == "failed" and "expected 5 replicas" in got["c-plain-assert"]["message"]
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*1 failed, 1 passed*1 not gradable*"])
+
+
+def test_custom_checkpoint_ids_reach_summary_report_and_points(pytester: pytest.Pytester) -> None:
+    result, report = _course_run(pytester)
+    result.stdout.fnmatch_lines([
+        "Course checkpoints",
+        "  ✅ A course step that measures  [c-measured, *",
+        "      passed: measured 42",
+        "  ⚠️  A step that forgot to grade.  [c-no-verdict, *",
+        "  ❌ c-plain-assert  [c-plain-assert, *",
+        "Score: 2/4",
+    ])
+    assert report["score"] == {"earned": 2, "possible": 4}
+    assert {c["phase"] for c in report["checkpoints"]} == {0}  # type: ignore[union-attr]
+
+
+UNOBSERVED = '''
+import pytest
+from pytest_orchlab.measure.clock import NS
+from pytest_orchlab.measure.traffic import Reply
+from pytest_orchlab.swarm import verdicts
+from pytest_orchlab.swarm.cluster import SwarmView
+from pytest_orchlab.swarm.rollout import Rollout
+
+
+@pytest.mark.checkpoint("p2-swarm-active", points=1)
+def test_swarm_active(orchlab_grade):
+    me = {"id": "abc", "hostname": "lab", "role": "manager", "availability": "active", "state": "ready", "leader": True}
+    orchlab_grade(verdicts.swarm_active(SwarmView("active", True, "abcdef", [me], initialized_by_run=True)))
+
+
+@pytest.mark.checkpoint("p2-rolling-update", points=3)
+def test_rolling_update(orchlab_grade):
+    # The engine says completed, but the event stream yielded nothing: no replacement was observed.
+    roll = Rollout("update", "v2", 0.0, ended=130.0, state="completed", replicas=5, configured={"Parallelism": 1, "Delay": 10 * NS})
+    roll.samples = [Reply(t, 0.01, status=200) for t in range(130)]
+    roll.after = [Reply(131.0, 0.01, status=200, greeting="Greetings", answered_by="x") for _ in range(20)]
+    roll.tasks_after = [{"image": "v2"}] * 5
+    orchlab_grade(verdicts.rolling_update(roll, parallelism=1))
+'''
+
+
+def test_empty_event_stream_is_not_gradable_and_orchlabs_own_swarm_init_scores_zero(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_swarm=UNOBSERVED)
+    report_path = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess("test_swarm.py", "--lab-dir", str(pytester.path), "--lab-lang", "en", "--lab-report", str(report_path),
+                                           "-p", "no:cacheprovider", "-p", "no:randomly")
+    import json
+
+    got = {c["id"]: c for c in json.loads(report_path.read_text())["checkpoints"]}
+    assert got["p2-swarm-active"]["outcome"] == "passed" and got["p2-swarm-active"]["earned"] == 0
+    assert got["p2-rolling-update"]["outcome"] == "not-gradable"
+    assert "only 0 of 5 task replacements were observed" in got["p2-rolling-update"]["message"]
+    result.stdout.fnmatch_lines(["*orchlab ran docker swarm init itself: not the student's work, so 0 points",
+                                 "*points: 0 of 1 (orchlab performed this step itself)", "Score: 0/4"])
+
+
+def test_the_lab_keeps_its_order_under_pytest_randomly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_order='''
+import pytest
+from pytest_orchlab import Verdict
+from pytest_orchlab.core.text import t
+ORDER = []
+
+@pytest.mark.checkpoint("c-third", requires=["c-second"])
+def test_c(orchlab_grade):
+    ORDER.append("c-third"); orchlab_grade(Verdict(ORDER == ["c-first", "c-second", "c-third"], t(str(ORDER), str(ORDER))))
+
+@pytest.mark.checkpoint("c-first")
+def test_a(orchlab_grade):
+    ORDER.append("c-first"); orchlab_grade(Verdict(True, t("1", "1")))
+
+@pytest.mark.checkpoint("c-second", requires=["c-first"])
+def test_b(orchlab_grade):
+    ORDER.append("c-second"); orchlab_grade(Verdict(True, t("2", "2")))
+''')
+    for seed in (1, 2, 3):
+        result = pytester.runpytest_subprocess("test_order.py", "--lab-dir", str(pytester.path), "-p", "randomly", "-p", "no:cacheprovider",
+                                               f"--randomly-seed={seed}")
+        result.assert_outcomes(passed=3)
+
+
+def test_pytest_xdist_is_refused_with_a_reason(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("--lab-dir", str(pytester.path), "-n", "2", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest-orchlab runs the lab in one process*without -n/--dist*"])
+
+
+def test_an_unrelated_project_is_untouched(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed but unused: no fixtures, Ryuk setting and SIGTERM handler as they were, bad settings ignored."""
+    monkeypatch.setenv("ORCHLAB_LANG", "fr")
+    pytester.makepyfile(test_theirs='''
+import signal
+import pytest
+from testcontainers.core.config import testcontainers_config
+
+def test_untouched(request):
+    assert testcontainers_config.ryuk_disabled is False
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with pytest.raises(pytest.FixtureLookupError):
+        request.getfixturevalue("orchlab_grade")
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    fixtures = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    assert fixtures.ret == pytest.ExitCode.OK and "orchlab_" not in fixtures.stdout.str()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
+from pathlib import Path
 
 import docker
 import pytest
 
 from pytest_orchlab.cli import main
-from pytest_orchlab.engine import OWNER_LABEL, RUN_LABEL
-from tests.helpers import BASE_IMAGE, SAMPLE
+from pytest_orchlab.docker.engine import RUN_LABEL
+from pytest_orchlab.docker.sweep import RunLock
+from tests.helpers import BASE_IMAGE, SAMPLE, crashed_run
 
 
 def test_engine_reports_a_running_engine(capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,24 +23,28 @@ def test_base_image_is_cached(capsys: pytest.CaptureFixture[str]) -> None:
     assert "already present (cached" in capsys.readouterr().out
 
 
-def test_sweep_removes_only_dead_runs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_sweep_removes_only_runs_that_are_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Liveness is a held lock (survives PID reuse and new hostnames), else the run id's age; unlabelled is never touched."""
+    monkeypatch.setenv("ORCHLAB_STATE_DIR", str(tmp_path))
     client = docker.from_env()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    host = socket.gethostname()
-    stale = client.containers.create(BASE_IMAGE, "true", labels={RUN_LABEL: "x", OWNER_LABEL: f"{host}:{dead.pid}"})
-    alive = client.containers.create(BASE_IMAGE, "true", labels={RUN_LABEL: "y", OWNER_LABEL: f"{host}:1"})
+    crashed = crashed_run("20990101T000000Z-dead")
+    old, unknown, live = "20200101T000000Z-0ld0", "not-a-run-id", "20990101T000000Z-live"
+    made = {run: client.containers.create(BASE_IMAGE, "true", labels={RUN_LABEL: run}) for run in (crashed, old, unknown, live)}
     foreign = client.containers.create(BASE_IMAGE, "true")
     try:
-        assert main(["sweep"]) == 0
-        assert f"container {stale.name}" in capsys.readouterr().out
-        with pytest.raises(docker.errors.NotFound):
-            client.containers.get(stale.id)
-        client.containers.get(alive.id)
-        client.containers.get(foreign.id)
+        with RunLock(live):
+            assert main(["sweep"]) == 0
+        out = capsys.readouterr().out
+        for run in (crashed, old):
+            assert f"container {made[run].name}" in out
+            with pytest.raises(docker.errors.NotFound):
+                client.containers.get(made[run].id)
+        for kept in (made[unknown], made[live], foreign):
+            client.containers.get(kept.id)
+        assert not (tmp_path / f"{crashed}.lock").exists(), "the lock file of a run that is over is forgotten"
     finally:
-        alive.remove(force=True)
-        foreign.remove(force=True)
+        for ctr in (made[unknown], made[live], foreign):
+            ctr.remove(force=True)
 
 
 def test_no_engine_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

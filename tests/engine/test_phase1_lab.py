@@ -5,16 +5,14 @@ from __future__ import annotations
 import hashlib
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import docker
 import pytest
 from testcontainers.core.container import DockerContainer
 
-from pytest_orchlab.engine import OWNER_LABEL, RUN_LABEL
-from tests.helpers import BASE_IMAGE, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until
+from pytest_orchlab.docker.engine import RUN_LABEL
+from tests.helpers import BASE_IMAGE, SAMPLE, by_id, crashed_run, leftovers, outcomes, run_lab, start_lab_until
 
 PHASE1 = ["p1-image-builds", "p1-container-serves", "p1-cpu-saturation", "p1-latency-rises",
           "p1-requests-fail", "p1-throughput-ceiling", "p1-kill-outage", "p1-manual-recovery"]
@@ -118,16 +116,17 @@ def test_students_own_web_app_is_left_alone(pytester: pytest.Pytester, client: d
     assert leftovers(client) == []
 
 
-def test_leftovers_of_a_crashed_run_are_swept(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = client.containers.create(BASE_IMAGE, "sleep 300", labels={
-        RUN_LABEL: "crashed-run", OWNER_LABEL: f"{socket.gethostname()}:{dead.pid}"})
+def test_leftovers_of_a_crashed_run_are_swept(pytester: pytest.Pytester, client: docker.DockerClient, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHLAB_STATE_DIR", str(tmp_path))
+    run = crashed_run("20990101T000000Z-c4a5")
+    stale = client.containers.create(BASE_IMAGE, "sleep 300", labels={RUN_LABEL: run})
     result, report = run_lab(pytester, pytester.path / "no-lab", "-m", "phase1")
     assert outcomes(report)["p1-image-builds"] == "failed"
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(stale.id)
-    result.stdout.fnmatch_lines(["*swept leftovers of crashed runs: container*"])
+    result.stdout.fnmatch_lines(["*swept leftovers of runs that are over: container*"])
+    assert f"before the run: container {stale.name}" in report["cleanup"]
 
 
 def test_ctrl_c_mid_checkpoint_leaves_nothing_and_spares_the_canary(tmp_path: Path, client: docker.DockerClient) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_orchlab.engine import RUN_LABEL
+from pytest_orchlab.docker.engine import RUN_LABEL
 from tests.helpers import BASE_IMAGE, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until
 
 PHASE2 = ["p2-swarm-active", "p2-stack-deployed", "p2-policies-applied", "p2-scale-out", "p2-load-balanced",

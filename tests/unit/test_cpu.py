@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_orchlab.cpu import cpu_ceiling, cpu_percent
+from pytest_orchlab.measure.cpu import cpu_ceiling, cpu_percent
 
 
 def sample(total: int, pre_total: int, system: int, pre_system: int, online: int = 2) -> dict[str, object]:

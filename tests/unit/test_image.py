@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_orchlab.image import context_digest, from_images, rewrite_from
+from pytest_orchlab.docker.image import context_digest, from_images, rewrite_from
 
 LAB = "FROM python:3.9-slim\nWORKDIR /app\nCOPY app.py .\nRUN pip install flask\n"
 

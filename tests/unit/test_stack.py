@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_orchlab.errors import LabInputError
-from pytest_orchlab.stack import prepare_compose, read_compose
+from pytest_orchlab.core.errors import LabInputError
+from pytest_orchlab.swarm.stack import prepare_compose, read_compose
 from tests.helpers import SAMPLE
 
 LABELS = {"orchlab.run": "r1", "orchlab.owner": "h:1"}

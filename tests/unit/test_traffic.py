@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_orchlab.traffic import load, percentile, probe
+from pytest_orchlab.measure.traffic import load, percentile, probe
 
 
 class Hello(BaseHTTPRequestHandler):
@@ -65,7 +65,7 @@ def test_percentile() -> None:
 
 
 def test_bench_keeps_medians_and_prints_both_tools_cpu() -> None:
-    from pytest_orchlab.bench import Comparison, Round, median_round, table
+    from pytest_orchlab.measure.bench import Comparison, Round, median_round, table
 
     ab = median_round([Round(900, 97, 30), Round(880, 95, 28), Round(950, 99, 35)])
     assert ab == Round(900, 97, 30)

@@ -1,0 +1,162 @@
+"""Building the lab's images from the student's folder, offline-capable and cached by content."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from pytest_orchlab.core.errors import LabInputError, NotGradable
+from pytest_orchlab.core.text import t
+from pytest_orchlab.docker.engine import Engine, Progress
+
+FROM_RE = re.compile(r"^(\s*FROM\s+)((?:--\S+\s+)*)(\S+)(.*)$", re.IGNORECASE | re.MULTILINE)
+PULL_FAILURE = re.compile(
+    r"pull access denied|manifest unknown|no such host|dial tcp|TLS handshake|i/o timeout|"
+    r"failed to resolve|connection refused|repository does not exist|Temporary failure in name resolution",
+    re.IGNORECASE,
+)
+IMAGE_STEP = t("실습 환경 준비 (app.py, Dockerfile)", "the lab's environment setup (app.py, Dockerfile)")
+
+
+def rewrite_from(dockerfile: str, base_image: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """Replace every external ``FROM`` image with ``base_image``; stage names are left alone.
+
+    Returns the new text and the ``(old, new)`` pairs, so the evidence can say what was swapped.
+    """
+    if not base_image:
+        return dockerfile, []
+    stages: set[str] = set()
+    swaps: list[tuple[str, str]] = []
+
+    def swap(match: re.Match[str]) -> str:
+        head, flags, image, rest = match.groups()
+        alias = re.search(r"\s+AS\s+(\S+)", rest, re.IGNORECASE)
+        if alias:
+            stages.add(alias.group(1).lower())
+        if image.lower() in stages or image == base_image:
+            return match.group(0)
+        swaps.append((image, base_image))
+        return f"{head}{flags}{base_image}{rest}"
+
+    return FROM_RE.sub(swap, dockerfile), swaps
+
+
+def from_images(dockerfile: str) -> list[str]:
+    """The images named by ``FROM`` lines, in order."""
+    return [m.group(3) for m in FROM_RE.finditer(dockerfile)]
+
+
+def context_digest(root: Path, extra: str = "") -> str:
+    """A content hash of a build context (paths and bytes, sorted) plus ``extra``."""
+    h = hashlib.sha256(extra.encode())
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image this run built; ``tag`` is ours, ``lab_tag`` the name the lab gives it."""
+
+    lab_tag: str
+    tag: str
+    image_id: str
+    digest: str
+    seconds: float
+    cached: bool
+    from_swaps: tuple[tuple[str, str], ...]
+
+
+class BuildFailed(LabInputError):
+    """``docker build`` failed for a reason in the student's files."""
+
+    def __init__(self, lab_tag: str, log_tail: list[str]) -> None:
+        tail = " | ".join(log_tail)
+        super().__init__(
+            t(f"{lab_tag} 이미지 빌드가 실패했습니다. 빌드 로그 끝: {tail}", f"Building {lab_tag} failed. Build log ends: {tail}"),
+            t("빌드 로그의 오류를 Dockerfile 에서 고치세요.", "fix the error the build log shows in your Dockerfile."),
+        )
+        self.log_tail = log_tail
+
+
+@dataclass
+class ImageBuilder:
+    """Builds lab images once per content: the same files and base give the same image."""
+
+    engine: Engine
+    base_image: str | None = None
+    progress: Progress = print
+    _built: dict[str, BuiltImage] = field(default_factory=dict)
+
+    def _base_id(self) -> str:
+        if not self.base_image:
+            return ""
+        try:
+            return str(self.engine.client.images.get(self.base_image).id)
+        except docker.errors.ImageNotFound:
+            raise NotGradable(
+                t(f"--base-image {self.base_image} 이미지가 이 엔진에 없습니다.", f"--base-image {self.base_image} is not on this engine."),
+                t(
+                    "`orchlab base-image`로 레지스트리 없이 만들 수 있습니다.",
+                    "`orchlab base-image` builds it with no registry.",
+                ),
+            ) from None
+
+    def build(self, source: Path, lab_tag: str, transform: Callable[[Path], None] | None = None) -> BuiltImage:
+        """Build ``source`` (copied, never modified) as ``lab_tag``; ``transform`` edits the copy."""
+        with tempfile.TemporaryDirectory(prefix="orchlab-build-") as tmp:
+            ctx = Path(tmp) / "context"
+            shutil.copytree(source, ctx, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            if transform is not None:
+                transform(ctx)
+            dockerfile = ctx / "Dockerfile"
+            text, swaps = rewrite_from(dockerfile.read_text(), self.base_image)
+            dockerfile.write_text(text)
+            digest = context_digest(ctx, self._base_id())
+            if digest in self._built:
+                hit = self._built[digest]
+                return BuiltImage(lab_tag, hit.tag, hit.image_id, digest, 0.0, True, hit.from_swaps)
+            name = lab_tag.split(":")[0]
+            tag = f"orchlab/{name}:{lab_tag.split(':')[-1]}-{digest[:12]}"
+            self.progress(f"orchlab: docker build {lab_tag} from {source} ...")
+            start = time.monotonic()
+            try:
+                image, _ = self.engine.client.images.build(
+                    path=str(ctx), tag=tag, labels=self.engine.labels, rm=True, forcerm=True, pull=False
+                )
+            except docker.errors.BuildError as exc:
+                lines = [str(c.get("stream") or c.get("error") or "").strip() for c in exc.build_log]
+                lines = [ln for ln in lines if ln]
+                tail = lines[-4:] or [str(exc)]
+                failed_at_from = any(ln.upper().startswith("STEP") and " FROM " in ln.upper() for ln in lines[-3:])
+                if failed_at_from or (PULL_FAILURE.search(str(exc)) and len(lines) <= 3):
+                    images = ", ".join(from_images(text))
+                    raise NotGradable(
+                        t(
+                            f"베이스 이미지 {images} 를 가져올 수 없습니다(레지스트리에 접근 불가): {tail[-1]}",
+                            f"The base image {images} cannot be pulled (no registry reachable): {tail[-1]}",
+                        ),
+                        t(
+                            "오프라인이면 `orchlab base-image`로 베이스 이미지를 만들고 "
+                            "`--base-image orchlab/python-base:bookworm`을 주세요.",
+                            "offline, build a base with `orchlab base-image` and pass "
+                            "`--base-image orchlab/python-base:bookworm`.",
+                        ),
+                    ) from None
+                raise BuildFailed(lab_tag, tail) from None
+            except docker.errors.APIError as exc:
+                # The engine rejects a Dockerfile it cannot parse (e.g. an unknown instruction) up front.
+                raise BuildFailed(lab_tag, [str(exc.explanation or exc)]) from None
+            built = BuiltImage(lab_tag, tag, str(image.id), digest, time.monotonic() - start, False, tuple(swaps))
+            self._built[digest] = built
+            return built

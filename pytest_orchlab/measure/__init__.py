@@ -1,0 +1,1 @@
+"""Measurement shared by the phases: HTTP traffic, CPU, timelines, engine clocks and every wait."""

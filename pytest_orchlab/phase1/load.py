@@ -1,0 +1,121 @@
+"""Phase 1 실습 2: load the single container step by step until it saturates, measuring everything."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import docker.errors
+from docker.models.containers import Container
+
+from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.text import t
+from pytest_orchlab.docker.container import WebContainer
+from pytest_orchlab.docker.engine import Progress
+from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling
+from pytest_orchlab.measure.traffic import LoadStep, Reply, load, percentile, probe
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """How hard to push. The lab's ``ab -c 10`` is sleep-bound (~50 req/s, ~7 % CPU on the lab app),
+    so the profile climbs to concurrencies that really saturate one core on a 2-core machine."""
+
+    levels: tuple[int, ...] = (10, 300, 600, 1000)
+    step_seconds: float = 4.0
+    timeout: float = 5.0
+    baseline_requests: int = 15
+    ramp_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if len(self.levels) < 2 or list(self.levels) != sorted(self.levels):
+            raise ValueError(f"LoadProfile.levels needs two or more rising concurrencies, got {self.levels}")
+
+
+@dataclass
+class Saturation:
+    """Everything measured in one load sweep against the lab container."""
+
+    target: str
+    path: str
+    ceiling: float
+    ceiling_reason: str
+    baseline: list[Reply] = field(default_factory=list)
+    steps: list[LoadStep] = field(default_factory=list)
+    cpu: list[list[float]] = field(default_factory=list)
+    cpu_error: str | None = None
+    listen_overflows: int | None = None  # the kernel's TcpExt ListenOverflows in the container, during the sweep
+
+    @property
+    def idle_p50(self) -> float:
+        return percentile([r.seconds for r in self.baseline if r.ok], 0.5)
+
+    @property
+    def idle_p90(self) -> float:
+        return percentile([r.seconds for r in self.baseline if r.ok], 0.9)
+
+    @property
+    def peak_cpu(self) -> float:
+        return max((max(s) for s in self.cpu if s), default=0.0)
+
+    def step_rows(self) -> list[dict[str, object]]:
+        rows = []
+        for step, cpu in zip(self.steps, self.cpu, strict=True):
+            row = step.summary()
+            row["cpu_peak_pct"] = round(max(cpu), 1) if cpu else None
+            rows.append(row)
+        return rows
+
+
+def parse_listen_overflows(netstat: str) -> int | None:
+    """``TcpExt: ... ListenOverflows ...`` from ``/proc/net/netstat`` (a header line, then a value line)."""
+    rows = [line.split() for line in netstat.splitlines() if line.startswith("TcpExt:")]
+    if len(rows) >= 2 and "ListenOverflows" in rows[0]:
+        return int(rows[1][rows[0].index("ListenOverflows")])
+    return None
+
+
+def listen_overflows(container: Container) -> int | None:
+    """How often the kernel found the app's listen queue full, read inside the container's network namespace."""
+    try:
+        code, out = container.exec_run(["cat", "/proc/net/netstat"])
+    except docker.errors.APIError:
+        return None
+    return parse_listen_overflows(out.decode(errors="replace")) if code == 0 else None
+
+
+def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), progress: Progress = print) -> Saturation:
+    """Idle baseline, then closed-loop load at each level while the stats stream samples CPU.
+
+    Load goes to the container's own address when reachable: the published port passes through
+    docker-proxy, a host process competing for the same two cores, which capped the app near 85 %
+    here. Where the container is not reachable directly (Docker Desktop), the published port is used.
+    """
+    direct = web.bridge_address()
+    host, port = direct or (web.host, web.host_port)
+    path = f"container address {host}:{port} (bypasses docker-proxy)" if direct else f"published port {host}:{port}"
+    web.container.reload()
+    ceiling, reason = cpu_ceiling(web.container.attrs["HostConfig"])
+    result = Saturation(target=f"{host}:{port}", path=path, ceiling=ceiling, ceiling_reason=reason)
+    progress(f"orchlab: idle baseline, {profile.baseline_requests} sequential requests to {host}:{port} ...")
+    result.baseline = [probe(host, port, "/", profile.timeout) for _ in range(profile.baseline_requests)]
+    overflows_before = listen_overflows(web.container)
+    with CpuSampler(web.container) as sampler:
+        for level in profile.levels:
+            progress(f"orchlab: load {level} concurrent clients for {profile.step_seconds:.0f} s ...")
+            begin = time.monotonic()
+            step = load(host, port, level, profile.step_seconds, profile.timeout)
+            result.steps.append(step)
+            result.cpu.append(sampler.between(begin + profile.ramp_seconds, time.monotonic()))
+    result.cpu_error = sampler.error
+    overflows_after = listen_overflows(web.container)
+    if overflows_before is not None and overflows_after is not None:
+        result.listen_overflows = overflows_after - overflows_before
+    if not any(result.cpu):
+        raise NotGradable(
+            t("엔진의 stats 스트림에서 CPU 샘플을 하나도 받지 못했습니다.", "The engine's stats stream gave no CPU sample at all."),
+            t("`docker stats web-app` 이 값을 보이는지 확인하세요 (cgroup 설정).", "check that `docker stats web-app` shows values (cgroup setup)."),
+        )
+    return result
+
+

@@ -1,0 +1,176 @@
+"""Pass/fail decisions on measured values: pure functions, no Docker, no pytest."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from pytest_orchlab.core.text import t
+from pytest_orchlab.results.verdict import Verdict
+
+if TYPE_CHECKING:
+    from pytest_orchlab.phase1.load import Saturation
+    from pytest_orchlab.phase1.outage import Outage
+    from pytest_orchlab.phase1.serving import Serving
+
+CPU_FRACTION = 0.90          # the lab: "CPU 사용률 90% 이상"
+LATENCY_FACTOR = 2.0         # loaded median at least twice the idle median ...
+LATENCY_MIN_RISE_S = 0.020   # ... and at least 20 ms slower, so noise on a fast idle app cannot pass it
+PLATEAU_ELASTICITY = 0.5     # throughput grew at most half as fast as the clients did (log scale): the ceiling
+COLLAPSE_FRACTION = 0.5      # the top level kept at least half the best rate: below that it broke down, no ceiling
+APP_FAILURES = {"timeout", "refused", "reset"}
+
+
+def serves(s: Serving) -> Verdict:
+    ev = {"hostname": s.hostname, "waited_s": round(s.waited_s, 1), "root_status": s.root_status,
+          "root_body": s.root_body[:160], "health_status": s.health_status, "health_body": s.health_body[:40]}
+    expected = f"Hello from {s.hostname}"
+    if not s.ready:
+        why = t("컨테이너가 종료되었습니다", "the container exited") if s.exited else t("응답 없음", "no answer")
+        return Verdict(False, t(
+            f"{s.waited_s:.0f}초 동안 8080 포트가 응답하지 않았습니다 ({why.ko}; {s.ready_seen}). 로그: {s.logs or '-'}",
+            f"Port 8080 did not answer within {s.waited_s:.0f} s ({why.en}; {s.ready_seen}). Logs: {s.logs or '-'}"),
+            ev, t("app.py가 0.0.0.0:5000 에서 실행되어야 -p 8080:5000 으로 닿습니다. 로그의 오류를 고치세요.",
+                  "app.py must listen on 0.0.0.0:5000 for -p 8080:5000 to reach it; fix the error in the logs."))
+    if s.root_status != 200 or expected not in s.root_body:
+        return Verdict(False, t(
+            f"GET / 응답(HTTP {s.root_status})에 '{expected}' 가 없습니다: {s.root_body[:80]!r}",
+            f"GET / answered HTTP {s.root_status} without '{expected}': {s.root_body[:80]!r}"),
+            ev, t("app.py의 hello()는 'Hello from {hostname}' 을 돌려주어야 합니다.",
+                  "hello() in app.py must return 'Hello from {hostname}'."))
+    if s.health_status != 200 or s.health_body.strip() != "OK":
+        return Verdict(False, t(
+            f"/health 가 HTTP {s.health_status} {s.health_body[:40]!r} 로 응답했습니다 (기대: 200 OK).",
+            f"/health answered HTTP {s.health_status} {s.health_body[:40]!r} (expected 200 OK)."),
+            ev, t("app.py에 /health 라우트가 'OK'를 돌려주어야 합니다.", "app.py needs a /health route returning 'OK'."))
+    return Verdict(True, t(f"'{expected}' 응답, /health OK ({s.waited_s:.1f}초 후)",
+                           f"answered '{expected}', /health OK (after {s.waited_s:.1f} s)"), ev)
+
+
+def _load_evidence(sat: Saturation) -> dict[str, Any]:
+    return {"target": sat.path, "idle_p50_ms": round(sat.idle_p50 * 1000, 1), "steps": sat.step_rows()}
+
+
+def cpu_saturation(sat: Saturation) -> Verdict:
+    need = CPU_FRACTION * sat.ceiling
+    ev = {"peak_cpu_pct": round(sat.peak_cpu, 1), "ceiling_pct": round(sat.ceiling, 1),
+          "ceiling_reason": sat.ceiling_reason, "needed_pct": round(need, 1), **_load_evidence(sat)}
+    if sat.cpu_error and sat.peak_cpu < need:
+        ev["stats_stream_error"] = sat.cpu_error
+        return Verdict.unobserved(
+            t(f"CPU 를 끝까지 측정하지 못했습니다 ({sat.cpu_error}); 그때까지 최대 {sat.peak_cpu:.0f}%.",
+              f"CPU could not be measured to the end ({sat.cpu_error}); peak until then {sat.peak_cpu:.0f}%."),
+            t("`docker stats` 가 값을 보이는지 확인하고 다시 실행하세요.", "check that `docker stats` shows values and run again."), ev)
+    if sat.peak_cpu >= need:
+        return Verdict(True, t(f"최대 CPU {sat.peak_cpu:.0f}% (한계 {sat.ceiling:.0f}%의 {sat.peak_cpu / sat.ceiling:.0%})",
+                               f"peak CPU {sat.peak_cpu:.0f}% ({sat.peak_cpu / sat.ceiling:.0%} of its {sat.ceiling:.0f}% ceiling)"), ev)
+    return Verdict(False, t(
+        f"최대 CPU {sat.peak_cpu:.0f}% 로 {need:.0f}% 에 못 미쳤습니다 (한계 {sat.ceiling:.0f}%: {sat.ceiling_reason}).",
+        f"peak CPU was {sat.peak_cpu:.0f}%, below {need:.0f}% (ceiling {sat.ceiling:.0f}%: {sat.ceiling_reason})."),
+        ev, t("앱이 요청마다 CPU를 쓰는지 확인하세요. 실습의 ab -c 10 은 sleep 때문에 CPU를 거의 쓰지 않습니다.",
+              "check that the app spends CPU per request; the lab's ab -c 10 is sleep-bound and barely uses CPU."))
+
+
+def latency_rises(sat: Saturation) -> Verdict:
+    top = sat.steps[-1]  # LoadProfile guarantees at least two levels
+    idle, loaded = sat.idle_p50, top.latency(0.5)
+    ev = {"idle_p50_ms": round(idle * 1000, 1), "idle_p90_ms": round(sat.idle_p90 * 1000, 1),
+          "loaded_p50_ms": round(loaded * 1000, 1), "loaded_p90_ms": round(top.latency(0.9) * 1000, 1),
+          "loaded_concurrency": top.concurrency, **_load_evidence(sat)}
+    if top.succeeded and loaded >= LATENCY_FACTOR * idle and loaded - idle >= LATENCY_MIN_RISE_S:
+        return Verdict(True, t(f"중앙값 응답 시간 {idle * 1000:.0f}ms → {loaded * 1000:.0f}ms (동시 {top.concurrency})",
+                               f"median response time {idle * 1000:.0f} ms → {loaded * 1000:.0f} ms at {top.concurrency} clients"), ev)
+    return Verdict(False, t(
+        f"부하에서도 중앙값 응답 시간이 {idle * 1000:.0f}ms → {loaded * 1000:.0f}ms 로 {LATENCY_FACTOR:g}배 이상 늘지 않았습니다.",
+        f"the median response time went {idle * 1000:.0f} ms → {loaded * 1000:.0f} ms, not {LATENCY_FACTOR:g}x or more."),
+        ev, t("앱이 부하에 반응하는지(같은 포트, 같은 앱) 확인하세요.", "check the app under load (same port, same app)."))
+
+
+def requests_fail(sat: Saturation) -> Verdict:
+    kinds: dict[str, int] = {}
+    for step in sat.steps:
+        for kind, n in step.failures.items():
+            if kind in APP_FAILURES or kind.startswith("http-5"):  # not the generator's own errors (fd limits ...)
+                kinds[kind] = kinds.get(kind, 0) + n
+    failed = sum(kinds.values())
+    total = sum(len(s.replies) for s in sat.steps)
+    ev = {"failed": failed, "requests": total, "by_kind": kinds, "listen_overflows": sat.listen_overflows,
+          "by_concurrency": {s.concurrency: s.failed for s in sat.steps}, **_load_evidence(sat)}
+    # A cause is named only where it was measured: the kernel's own count of a full listen queue.
+    timeout = (t(f"시간 초과 (커널이 listen 대기열 넘침을 {sat.listen_overflows}번 셈)",
+                 f"timed out (the kernel counted {sat.listen_overflows} listen-queue overflows)")
+               if sat.listen_overflows else t("시간 초과", "timed out"))
+    why = {"timeout": timeout, "reset": t("연결 끊김", "connection reset"), "refused": t("연결 거부", "connection refused")}
+    if failed:
+        described = ", ".join(f"{n} {why[k].en if k in why else k}" for k, n in sorted(kinds.items()))
+        described_ko = ", ".join(f"{n}건 {why[k].ko if k in why else k}" for k, n in sorted(kinds.items()))
+        return Verdict(True, t(f"{total}건 중 {failed}건 실패: {described_ko}", f"{failed} of {total} requests failed: {described}"), ev)
+    return Verdict(False, t(f"동시 {sat.steps[-1].concurrency} 에서도 {total}건이 모두 성공했습니다.",
+                            f"all {total} requests succeeded even at {sat.steps[-1].concurrency} concurrent clients."),
+                   ev, t("단일 컨테이너가 과부하에서 실패하는지 보는 단계입니다. 앱이 스레드/프로세스를 늘렸다면 실습 원본과 비교하세요.",
+                         "this step shows a single container failing under overload; compare your app with the lab's."))
+
+
+def throughput_ceiling(sat: Saturation) -> Verdict:
+    rates = [(s.concurrency, s.rps) for s in sat.steps]
+    best = max(rates, key=lambda r: r[1])
+    (c_prev, r_prev), (c_last, r_last) = rates[-2], rates[-1]
+    ev = {"ceiling_rps": round(best[1], 1), "at_concurrency": best[0],
+          "rps_by_concurrency": {c: round(r, 1) for c, r in rates}, **_load_evidence(sat)}
+    # Below the ceiling, a closed loop of clients scales throughput with their number (×k clients, ×k req/s);
+    # at the ceiling it stays flat. Halfway on a log scale (×√k) separates the two well beyond run-to-run noise.
+    allowed = math.sqrt(c_last / c_prev)
+    ev["plateau_allowed_gain"] = round(allowed, 2)
+    if best[1] <= 0 or r_last < COLLAPSE_FRACTION * best[1]:
+        # Throughput that falls away is a breakdown (the app stopped answering), not a ceiling it held.
+        return Verdict(False, t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: 최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
+                                f"동시 {c_last} 에서 {r_last:.0f} req/s",
+                                f"throughput collapsed instead of holding a ceiling: best {best[1]:.0f} req/s at {best[0]} clients, "
+                                f"{r_last:.0f} req/s at {c_last}"),
+                       ev, t("부하 중 앱이 멈추거나 죽지 않았는지 docker logs web-app 으로 확인하세요.",
+                             "check with docker logs web-app that the app did not hang or die under load."))
+    if r_prev > 0 and r_last <= allowed * r_prev:
+        return Verdict(True, t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_prev}→{c_last} 에서 {r_prev:.0f}→{r_last:.0f} req/s",
+                               f"ceiling about {best[1]:.0f} req/s: {c_prev}→{c_last} clients gave {r_prev:.0f}→{r_last:.0f} req/s"), ev)
+    return Verdict(False, t(f"동시 {c_prev}→{c_last} 에서 처리량이 {r_prev:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
+                            f"(×{r_last / r_prev:.2f}, 한계라면 ×{allowed:.2f} 이하).",
+                            f"throughput still grew {r_prev:.0f}→{r_last:.0f} req/s from {c_prev} to {c_last} clients "
+                            f"(×{r_last / r_prev:.2f}; at a ceiling at most ×{allowed:.2f})."),
+                   ev, t("한계에 닿지 않았습니다: 앱이 실습의 단일 프로세스 Flask 앱인지 확인하세요.",
+                         "no ceiling reached: check the app is the lab's single-process Flask app."))
+
+
+def kill_outage(o: Outage) -> Verdict:
+    fates = [r.fate for r in o.after_kill]
+    ev = {"served_before_kill": o.served_before.fate, "probes_after_kill": fates, "status_after_kill": o.status_after_kill, "exit_code": o.exit_code,
+          "restart_policy": o.restart_policy, "restarted_by_engine": o.restarted_by_engine, "docker_logs": o.logs_after_kill}
+    if not o.served_before.ok:
+        return Verdict(False, t(f"docker kill 전에 이미 web-app 이 응답하지 않았습니다 ({o.served_before.fate}).",
+                                f"web-app was not answering before docker kill ({o.served_before.fate})."),
+                       ev, t("부하 테스트 뒤 앱이 멈췄습니다: docker logs web-app 을 보세요.",
+                             "the app stopped after the load test: read docker logs web-app."))
+    if o.refused and not o.restarted_by_engine:
+        word = "Connection refused" if all(f == "refused" for f in fates) else ", ".join(sorted(set(fates)))
+        return Verdict(True, t(f"docker kill 후 {len(fates)}번 요청 모두 실패 ({word}); 상태 {o.status_after_kill}, 종료 코드 {o.exit_code}",
+                               f"after docker kill all {len(fates)} requests failed ({word}); state {o.status_after_kill}, exit code {o.exit_code}"), ev)
+    # orchlab runs web-app itself, without a restart policy: what follows is the machine's doing, not the student's.
+    if o.restarted_by_engine:
+        return Verdict.unobserved(
+            t(f"docker kill 뒤에도 web-app 이 다시 실행 중이었습니다 (재시작 정책 {o.restart_policy}): 장애를 관찰할 수 없었습니다.",
+              f"web-app was running again right after docker kill (restart policy {o.restart_policy}), so no outage could be observed."),
+            t("orchlab 은 재시작 정책 없이 실행합니다: 이 엔진에서 컨테이너를 다시 시작하는 다른 도구를 멈추세요.",
+              "orchlab runs it without a restart policy: stop whatever restarts containers on this engine."), ev)
+    return Verdict.unobserved(
+        t(f"docker kill 뒤에도 8080 이 응답했습니다: {fates}", f"port 8080 still answered after docker kill: {fates}"),
+        t("이 컴퓨터에서 8080 에 응답하는 다른 것을 멈추세요.", "stop whatever else answers on port 8080 on this machine."), ev)
+
+
+def manual_recovery(o: Outage) -> Verdict:
+    ev = {"downtime_s": None if o.downtime is None else round(o.downtime, 1),
+          "restart_issued_after_s": round(o.restart_issued_after, 1),
+          "recovery_after_start_s": None if o.recovery_after_start is None else round(o.recovery_after_start, 1)}
+    if o.downtime is not None and o.recovery_after_start is not None:
+        return Verdict(True, t(f"docker start 후 {o.recovery_after_start:.1f}초 만에 복구, 다운타임 {o.downtime:.1f}초 (kill → 첫 성공)",
+                               f"back {o.recovery_after_start:.1f} s after docker start; downtime {o.downtime:.1f} s (kill → first success)"), ev)
+    return Verdict(False, t("docker start 뒤에도 서비스가 돌아오지 않았습니다.", "the service did not come back after docker start."),
+                   ev, t("docker logs web-app 으로 원인을 확인하세요.", "read `docker logs web-app` for the cause."))

@@ -1,0 +1,1 @@
+"""Results: the verdict type, the lab's checklist, and the report (terminal and JSON)."""

@@ -1,0 +1,112 @@
+"""Results as a person reads them: the lab's checklist in the terminal, and a versioned JSON report."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_orchlab.core.text import t
+from pytest_orchlab.results.checklist import BY_ID, PHASE_TITLES
+
+SCHEMA = "pytest-orchlab/report/1"
+OUTCOMES = ("passed", "failed", "not-gradable", "blocked")
+MARK = {"passed": "✅", "failed": "❌", "not-gradable": "⚠️ ", "blocked": "⏸️ "}
+WORD = {
+    "ko": {"passed": "통과", "failed": "실패", "not-gradable": "채점 불가", "blocked": "보류(선행 실패)"},
+    "en": {"passed": "passed", "failed": "failed", "not-gradable": "not gradable", "blocked": "blocked"},
+}
+
+HINT_WORD = {"ko": ("힌트", "해결"), "en": ("Hint", "Fix")}
+CREDIT = {"ko": "점수: {earned}/{points} (orchlab 이 이 단계를 직접 수행했습니다)",
+          "en": "points: {earned} of {points} (orchlab performed this step itself)"}
+UNSELECTED = {"ko": "선행 체크포인트 {ids} 는 선택되지 않아 채점하지 않았고, 필요한 환경만 준비했습니다",
+              "en": "prerequisites {ids} were not selected: their environment was provisioned, not graded"}
+COURSE_TITLE = t("과정 추가 체크포인트", "Course checkpoints")
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass
+class Result:
+    """One checkpoint's final word."""
+
+    id: str
+    phase: int
+    outcome: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    hint: str | None = None
+    points: int = 1
+    seconds: float = 0.0
+    title: str | None = None
+    earned: float = 0.0
+
+
+@dataclass
+class Report:
+    run_id: str
+    lang: str
+    lab_dir: str
+    started: float = field(default_factory=time.time)
+    engine: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Result] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    cleanup: list[str] = field(default_factory=list)
+
+    def score(self) -> tuple[float, int]:
+        """Points earned by the student's own work, and points possible."""
+        earned = sum(r.earned for r in self.results.values() if r.outcome == "passed")
+        return earned, sum(r.points for r in self.results.values())
+
+    def to_json(self) -> dict[str, Any]:
+        earned, possible = self.score()
+        return {
+            "schema": SCHEMA,
+            "run_id": self.run_id,
+            "lang": self.lang,
+            "lab_dir": self.lab_dir,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "engine": self.engine,
+            "score": {"earned": int(earned) if float(earned).is_integer() else earned, "possible": possible},
+            "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
+            "checkpoints": [asdict(r) for r in self.results.values()],
+            "cleanup": self.cleanup,
+        }
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2, default=str) + "\n")
+
+    def checklist(self) -> list[str]:
+        """The lab's "Phase별 체크포인트" with ✅/❌ and the measured numbers, in the run's language."""
+        lines: list[str] = []
+        for phase in sorted({r.phase for r in self.results.values()}, key=lambda p: p or 99):
+            lines.append(PHASE_TITLES.get(phase, COURSE_TITLE).render(self.lang))
+            for r in (r for r in self.results.values() if r.phase == phase):
+                title = BY_ID[r.id].title.render(self.lang) if r.id in BY_ID else (r.title or r.id)
+                lines.append(f"  {MARK[r.outcome]} {title}  [{r.id}, {r.seconds:.1f}s]")
+                lines.append(f"      {WORD[self.lang][r.outcome]}: {r.message}")
+                if r.outcome == "passed" and r.earned < r.points:
+                    lines.append(f"      {CREDIT[self.lang].format(earned=_num(r.earned), points=r.points)}")
+                if r.hint and r.outcome in ("failed", "not-gradable"):
+                    lines.append(f"      {HINT_WORD[self.lang][r.outcome == 'not-gradable']}: {r.hint}")
+                missing = r.evidence.get("prerequisites_not_selected")
+                if missing:
+                    lines.append(f"      {UNSELECTED[self.lang].format(ids=', '.join(missing))}")
+        earned, possible = self.score()
+        label = "점수" if self.lang == "ko" else "Score"
+        lines.append(f"{label}: {_num(earned)}/{possible}")
+        if self.timings:
+            lines.append(("시간: " if self.lang == "ko" else "Timings: ")
+                         + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
+        for phase in (1, 2, 3):
+            wall, floor = self.timings.get(f"phase{phase}"), self.timings.get(f"phase{phase}_engine_floor")
+            if wall and floor:
+                lines.append(f"Phase {phase}: 실제 {wall:.0f}초 / 엔진 하한 {floor:.0f}초 = {wall / floor:.2f}배" if self.lang == "ko"
+                              else f"Phase {phase}: wall {wall:.0f} s / engine floor {floor:.0f} s = {wall / floor:.2f}x")
+        return lines

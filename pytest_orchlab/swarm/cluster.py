@@ -1,0 +1,82 @@
+"""Phase 2 실습 4: swarm mode on this engine (``docker swarm init``), left as it was found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import docker.errors
+
+from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.text import t
+from pytest_orchlab.docker.engine import Engine, Progress
+
+
+@dataclass(frozen=True)
+class SwarmView:
+    """What ``docker info | grep Swarm`` and ``docker node ls`` show."""
+
+    state: str
+    control_available: bool
+    node_id: str
+    nodes: list[dict[str, Any]]
+    initialized_by_run: bool
+
+
+class Swarm:
+    """Swarm mode for the run: initialised if inactive (and left again at the end), else used as is."""
+
+    def __init__(self, engine: Engine, progress: Progress = print) -> None:
+        self.engine, self.progress = engine, progress
+        self.initialized = False
+        self._had_gwbridge = True
+
+    def __enter__(self) -> Swarm:
+        client = self.engine.client
+        state = client.info().get("Swarm", {}).get("LocalNodeState", "inactive")
+        if state == "inactive":
+            self._had_gwbridge = bool(client.networks.list(names=["docker_gwbridge"]))
+            self.progress("orchlab: docker swarm init ...")
+            try:
+                client.swarm.init(labels=self.engine.labels)
+            except docker.errors.APIError as exc:
+                if "advertise" not in str(exc):
+                    raise
+                client.swarm.init(advertise_addr="127.0.0.1", labels=self.engine.labels)
+            self.initialized = True
+        elif state != "active":
+            raise NotGradable(
+                t(f"Swarm 상태가 '{state}' 입니다.", f"Swarm mode is in state '{state}'."),
+                t("`docker swarm leave --force` 후 다시 실행하세요.", "run `docker swarm leave --force` and try again."),
+            )
+        elif not client.info()["Swarm"].get("ControlAvailable"):
+            raise NotGradable(
+                t("이 노드는 Swarm 워커입니다: 스택은 매니저에서만 배포할 수 있습니다.",
+                  "This node is a swarm worker: stacks can only be deployed from a manager."),
+                t("매니저 노드에서 실행하세요.", "run on a manager node."),
+            )
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.initialized:
+            try:
+                self.engine.client.swarm.leave(force=True)
+                if not self._had_gwbridge:  # swarm init made it; leave the engine as it was found
+                    for net in self.engine.client.networks.list(names=["docker_gwbridge"]):
+                        net.remove()
+            except docker.errors.APIError:
+                pass
+
+    def view(self) -> SwarmView:
+        client = self.engine.client
+        info = client.info()["Swarm"]
+        nodes = [
+            {"id": n.id[:12], "hostname": n.attrs["Description"]["Hostname"], "role": n.attrs["Spec"]["Role"],
+             "availability": n.attrs["Spec"]["Availability"], "state": n.attrs["Status"]["State"],
+             "leader": bool(n.attrs.get("ManagerStatus", {}).get("Leader"))}
+            for n in client.nodes.list()
+        ]
+        return SwarmView(info["LocalNodeState"], bool(info.get("ControlAvailable")), info.get("NodeID", ""), nodes, self.initialized)
+
+

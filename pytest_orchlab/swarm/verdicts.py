@@ -1,0 +1,248 @@
+"""Phase 2 pass/fail decisions on what was measured from the swarm: pure functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_orchlab.core.text import Text, t
+from pytest_orchlab.measure.clock import NS
+from pytest_orchlab.measure.timeline import summarize
+from pytest_orchlab.results.verdict import Verdict
+
+if TYPE_CHECKING:
+    from pytest_orchlab.swarm.cluster import SwarmView
+    from pytest_orchlab.swarm.mesh import MeshCheck
+    from pytest_orchlab.swarm.rollout import Rollout
+    from pytest_orchlab.swarm.scaling import Balance, ScaleOut
+    from pytest_orchlab.swarm.selfheal import Healing
+
+LAB_REPLICAS = 3
+LAB_POLICIES = {  # the lab's docker-compose.yml, as the live spec must carry it
+    ("update_config", "Parallelism"): 1,
+    ("update_config", "Delay"): 10 * NS,
+    ("restart_policy", "Condition"): "on-failure",
+    ("restart_policy", "Delay"): 5 * NS,
+    ("restart_policy", "MaxAttempts"): 3,
+}
+GAP_TOLERANCE_S = 0.5
+SLOW_START_WINDOW_S = 2.0
+
+
+RERUN = t("엔진 상태(`docker info`)를 확인하고 다시 실행하세요.", "check the engine (`docker info`) and run again.")
+
+
+def _broken_sources(events_error: str | None, traffic_errors: list[str]) -> list[str]:
+    """What failed among the background readers a verdict relies on (event stream, traffic probe)."""
+    return ([events_error] if events_error else []) + list(traffic_errors)
+
+
+def swarm_active(view: SwarmView) -> Verdict:
+    me = next((n for n in view.nodes if view.node_id.startswith(n["id"])), None)
+    ev = {"state": view.state, "manager": view.control_available, "nodes": view.nodes, "initialized_by_run": view.initialized_by_run}
+    if view.state == "active" and view.control_available and me and me["role"] == "manager" and me["state"] == "ready":
+        if view.initialized_by_run:
+            # The swarm works, but the student did not make it: orchlab ran `docker swarm init` itself.
+            return Verdict(True, t(f"Swarm 활성, 이 노드는 매니저 ({me['hostname']}) — 단, 이 엔진의 Swarm 이 꺼져 있어 orchlab 이 "
+                                   "직접 docker swarm init 을 실행했습니다: 학생의 작업이 아니므로 0점",
+                                   f"swarm active, this node is a manager ({me['hostname']}) — but swarm mode was off on this engine and "
+                                   "orchlab ran docker swarm init itself: not the student's work, so 0 points"), ev, credit=0.0)
+        return Verdict(True, t(f"Swarm 활성, 이 노드는 매니저 ({me['hostname']}, {len(view.nodes)}개 노드)",
+                               f"swarm active, this node is a manager ({me['hostname']}, {len(view.nodes)} node(s))"), ev)
+    return Verdict(False, t(f"Swarm 상태 {view.state}, 매니저 {view.control_available}", f"swarm state {view.state}, manager {view.control_available}"),
+                   ev, t("docker swarm init 후 docker node ls 로 확인하세요.", "run docker swarm init and check docker node ls."))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The stack right after ``docker stack deploy``, once its tasks ran (or the wait ran out)."""
+
+    running: int
+    waited_s: float
+    spec: dict[str, Any]
+    network_drivers: dict[str, str]
+    mesh: MeshCheck
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def stack_deployed(d: Deployment) -> Verdict:
+    ports = [(p.get("PublishedPort"), p.get("TargetPort")) for p in d.spec["ports"]]
+    overlay = sorted(n for n, drv in d.network_drivers.items() if drv == "overlay")
+    ev = {"running": d.running, "desired": d.spec["replicas"], "converged_s": round(d.waited_s, 1), "ports": ports,
+          "networks": d.network_drivers, "routing_mesh": d.mesh.works, "routing_mesh_seen": d.mesh.seen[-3:],
+          "ipvs": d.mesh.ipvs, "engine_s": round(d.waited_s, 1)}
+    problems = []
+    if d.running != LAB_REPLICAS or d.spec["replicas"] != LAB_REPLICAS:
+        problems.append(t(f"실행 중 {d.running}/{d.spec['replicas']} (실습: 3/3)", f"{d.running}/{d.spec['replicas']} running (the lab: 3/3)"))
+    if not overlay:
+        problems.append(t(f"overlay 네트워크가 아님: {d.network_drivers}", f"not on an overlay network: {d.network_drivers}"))
+    if (8080, 5000) not in ports:
+        problems.append(t(f"8080:5000 게시 없음: {ports}", f"8080:5000 not published: {ports}"))
+    if problems:
+        return Verdict(False, t("; ".join(p.ko for p in problems), "; ".join(p.en for p in problems)), ev,
+                       t("docker-compose.yml 의 replicas: 3, ports \"8080:5000\", overlay 네트워크를 확인하세요.",
+                         "check replicas: 3, ports \"8080:5000\" and the overlay network in docker-compose.yml."))
+    mesh = d.mesh.diagnosis
+    return Verdict(True, t(f"webapp_web 3/3 실행 ({d.waited_s:.1f}초), overlay {', '.join(overlay)}, 8080→5000 게시. {mesh.ko}",
+                           f"webapp_web 3/3 running ({d.waited_s:.1f} s), overlay {', '.join(overlay)}, 8080→5000 published. {mesh.en}"), ev)
+
+
+def policies_applied(spec: dict[str, Any]) -> Verdict:
+    seen = {f"{section}.{key}": spec[section].get(key) for section, key in LAB_POLICIES}
+    wrong = {f"{s}.{k}": (spec[s].get(k), want) for (s, k), want in LAB_POLICIES.items() if spec[s].get(k) != want}
+    ev = {"live": seen, "expected": {f"{s}.{k}": v for (s, k), v in LAB_POLICIES.items()}}
+
+    def show(v: Any, key: str) -> str:
+        return f"{v / NS:g}s" if key.endswith("Delay") and isinstance(v, int) else str(v)
+
+    if not wrong:
+        return Verdict(True, t("parallelism 1, delay 10s, on-failure, delay 5s, max_attempts 3 이 실제 스펙에 있습니다",
+                               "the live spec carries parallelism 1, delay 10s, on-failure, delay 5s, max_attempts 3"), ev)
+    diff = ", ".join(f"{k} = {show(got, k)} (expected {show(want, k)})" for k, (got, want) in wrong.items())
+    return Verdict(False, t(f"실제 스펙이 실습과 다릅니다: {diff}", f"the live spec differs from the lab: {diff}"), ev,
+                   t("deploy.update_config 와 deploy.restart_policy 를 실습 파일대로 쓰세요.",
+                     "write deploy.update_config and deploy.restart_policy as in the lab's file."))
+
+
+def scale_out(s: ScaleOut) -> Verdict:
+    ev = {"before": s.before, "desired": s.desired, "converged_s": round(s.seconds, 1), "tasks": s.tasks, "engine_s": round(s.seconds, 1)}
+    if s.converged:
+        return Verdict(True, t(f"{s.before} → {s.desired}/{s.desired} 실행, {s.seconds:.1f}초 만에 수렴",
+                               f"{s.before} → {s.desired}/{s.desired} running, converged in {s.seconds:.1f} s"), ev)
+    return Verdict(False, t(f"{s.seconds:.0f}초 안에 {s.desired}개가 실행되지 않았습니다 ({len(s.tasks)}개 실행)",
+                            f"{s.desired} tasks were not running within {s.seconds:.0f} s ({len(s.tasks)} running)"), ev,
+                   t("docker service ps webapp_web 으로 실패한 작업을 보세요.", "look for failed tasks in docker service ps webapp_web."))
+
+
+def load_balanced(b: Balance) -> Verdict:
+    summary = summarize(b.samples)
+    dist = summary["by_task"]
+    need = LAB_REPLICAS
+    ev = {"path": b.path, "distribution": dist, "running_tasks": b.tasks, "requests": summary["requests"], "failed": summary["failed"],
+          "requested": b.requested}
+    if b.traffic_errors or summary["requests"] < b.requested:
+        ev["traffic_errors"] = b.traffic_errors
+        return Verdict.unobserved(
+            t(f"요청 {b.requested}개 중 {summary['requests']}개만 관찰했습니다 {b.traffic_errors or ''}",
+              f"only {summary['requests']} of {b.requested} requests were observed {b.traffic_errors or ''}"), RERUN, ev)
+    if len(dist) >= need:
+        how = (t("(라우팅 메시 경유)", "(through the routing mesh)") if "routing mesh" in b.path else
+               t("(라우팅 메시가 없어 엔진 DNS 가 섞어 준 tasks.webapp_web 응답의 첫 주소로 보냄: 엔진 자신의 분산)",
+                 "(no routing mesh: each request went to the first address of the engine's own shuffled DNS answer for "
+                 "tasks.webapp_web, so the spread is the engine's DNS round robin)"))
+        return Verdict(True, t(f"{summary['requests']}개 요청이 {len(dist)}개 작업에 분산 {how.ko}: {dist}",
+                               f"{summary['requests']} requests spread over {len(dist)} tasks {how.en}: {dist}"), ev)
+    return Verdict(False, t(f"응답한 작업이 {len(dist)}개뿐입니다: {dist}", f"only {len(dist)} task(s) answered: {dist}"), ev,
+                   t("여러 작업이 실행 중인지, 앱이 HOSTNAME을 출력하는지 확인하세요.", "check several tasks run and the app prints its HOSTNAME."))
+
+
+def self_healing(h: Healing) -> Verdict:
+    summary = summarize(h.samples)
+    rec = h.recovery_seconds
+    ev = {"killed_container": h.killed_container, "replacement_task": h.replacement_task,
+          "recovery_s": None if rec is None else round(rec, 1), "replicas_after": h.replicas_after, "desired": h.desired,
+          "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"],
+          "engine_s": None if rec is None else round(rec, 1)}
+    broken = _broken_sources(h.events_error, h.traffic_errors)
+    if broken:
+        ev["reader_errors"] = broken
+        return Verdict.unobserved(t(f"자동 복구를 끝까지 관찰하지 못했습니다: {'; '.join(broken)}",
+                                    f"the self-healing could not be observed in full: {'; '.join(broken)}"), RERUN, ev)
+    if rec is None and h.replacement_task is not None:
+        return Verdict.unobserved(t(f"대체 작업 {h.replacement_task[:12]} 은 실행 중이지만 그 시작 이벤트를 받지 못했습니다.",
+                                    f"replacement task {h.replacement_task[:12]} runs, but its start event was not received."), RERUN, ev)
+    if rec is not None and h.replicas_after == h.desired:
+        return Verdict(True, t(f"Swarm이 {rec:.1f}초 만에 대체 작업을 시작, {h.replicas_after}/{h.desired} 복구; "
+                               f"그동안 실패한 요청 {summary['failed']}/{summary['requests']}",
+                               f"Swarm started a replacement in {rec:.1f} s, back to {h.replicas_after}/{h.desired}; "
+                               f"{summary['failed']} of {summary['requests']} requests failed meanwhile"), ev)
+    return Verdict(False, t(f"대체 작업이 시작되지 않았습니다 ({h.replicas_after}/{h.desired})",
+                            f"no replacement task started ({h.replicas_after}/{h.desired})"),
+                   ev, t("restart_policy 를 확인하고 docker service ps 를 보세요.", "check restart_policy and read docker service ps."))
+
+
+def _unobserved(roll: Rollout) -> Text | None:
+    """Why a rollout's sequence cannot be judged: a reader broke, or not every task's replacement was seen.
+
+    Parallelism and gaps hold vacuously over a sequence that was never recorded, so they are judged
+    only when the engine completed the rollout and one replacement per task was observed.
+    """
+    broken = _broken_sources(roll.events_error, roll.traffic_errors)
+    if broken:
+        return t(f"교체 과정을 끝까지 관찰하지 못했습니다: {'; '.join(broken)}", f"the replacements could not be observed in full: {'; '.join(broken)}")
+    if not roll.after:
+        return t("롤아웃 뒤의 응답을 하나도 관찰하지 못했습니다.", "no answer after the rollout was observed.")
+    seen = len(roll.replacements())
+    if roll.state in ("completed", "rollback_completed") and seen < roll.replicas:
+        return t(f"엔진은 완료라고 하지만 작업 {roll.replicas}개 중 {seen}개의 교체만 이벤트로 관찰했습니다.",
+                 f"the engine says {roll.state}, but only {seen} of {roll.replicas} task replacements were observed in its events.")
+    return None
+
+
+def _slow_start_failures(roll: Rollout) -> int:
+    """Failures that came right after a new task started: it got traffic before the app listened."""
+    starts = [r["start"] for r in roll.replacements()]
+    return sum(1 for s in roll.samples if not s.ok and any(0 <= s.start - st <= SLOW_START_WINDOW_S for st in starts))
+
+
+def rolling_update(roll: Rollout, parallelism: int) -> Verdict:
+    summary = summarize(roll.samples)
+    after = summarize(roll.after)
+    images = sorted({r["image"] for r in roll.tasks_after})
+    gaps = roll.gaps()
+    conc = roll.max_concurrent()
+    ev = {"state": roll.state, "seconds": round(roll.seconds, 1), "engine_s": round(roll.engine_seconds(), 1),
+          "configured_floor_s": round(roll.floor_seconds(roll.stop_grace_s), 1), "max_concurrently_updating": conc,
+          "configured_parallelism": parallelism, "gaps_s": gaps, "configured_delay_s": roll.delay,
+          "images_after": images, "answers_after": after["by_greeting"], "requests": summary["requests"],
+          "failed_requests": summary["failed"], "failures": summary["failures"], "first_failures": summary["first_failures"],
+          "replacements": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in roll.replacements()]}
+    unseen = _unobserved(roll)
+    if unseen is not None:
+        return Verdict.unobserved(unseen, RERUN, ev)
+    problems = []
+    if roll.state != "completed":
+        problems.append(t(f"업데이트 상태 {roll.state}: {roll.message}", f"update state {roll.state}: {roll.message}"))
+    if conc > max(parallelism, 1):
+        problems.append(t(f"동시에 {conc}개 교체 (parallelism {parallelism})", f"{conc} tasks replaced at once (parallelism {parallelism})"))
+    if any(g < roll.delay - GAP_TOLERANCE_S for g in gaps):
+        problems.append(t(f"교체 간격 {gaps}초 < delay {roll.delay:g}초", f"gaps {gaps} s shorter than delay {roll.delay:g} s"))
+    if images != [roll.target_image] or set(after["by_greeting"]) != {"Greetings"}:
+        problems.append(t(f"업데이트 후 이미지 {images}, 응답 {after['by_greeting']}", f"after the update images {images}, answers {after['by_greeting']}"))
+    if summary["failed"]:
+        slow = _slow_start_failures(roll)
+        cause = (t(f"그중 {slow}건은 새 작업이 시작된 직후 {SLOW_START_WINDOW_S:g}초 안: 앱이 듣기 전에 로드 밸런싱에 들어갔습니다",
+                   f"{slow} of them within {SLOW_START_WINDOW_S:g} s after a new task started: it joined load balancing before app.py listened")
+                 if slow else t("", ""))
+        problems.append(t(f"업데이트 중 {summary['requests']}건 중 {summary['failed']}건 실패 {summary['failures']}. {cause.ko}",
+                          f"{summary['failed']} of {summary['requests']} requests failed during the update {summary['failures']}. {cause.en}"))
+    if problems:
+        return Verdict(False, t("; ".join(p.ko for p in problems), "; ".join(p.en for p in problems)), ev,
+                       t("새 작업이 응답할 때만 트래픽을 받도록 healthcheck 를 추가하세요 (sample_app/variants/healthcheck 참고).",
+                         "add a healthcheck so a new task gets traffic only once it answers (see sample_app/variants/healthcheck)."))
+    return Verdict(True, t(f"{len(roll.replacements())}개 작업을 한 번에 {conc}개씩, 간격 {min(gaps, default=0):.1f}초 이상으로 교체 ({roll.seconds:.0f}초); "
+                           f"모두 v2 'Greetings from' 응답, 실패 요청 0/{summary['requests']}",
+                           f"{len(roll.replacements())} tasks replaced {conc} at a time, ≥ {min(gaps, default=0):.1f} s apart ({roll.seconds:.0f} s); "
+                           f"all answer v2 'Greetings from', 0 of {summary['requests']} requests failed"), ev)
+
+
+def rolled_back(roll: Rollout) -> Verdict:
+    summary = summarize(roll.samples)
+    after = summarize(roll.after)
+    images = sorted({r["image"] for r in roll.tasks_after})
+    ev = {"state": roll.state, "seconds": round(roll.seconds, 1), "engine_s": round(roll.engine_seconds(), 1), "images_after": images,
+          "answers_after": after["by_greeting"], "requests": summary["requests"], "failed_requests": summary["failed"],
+          "failures": summary["failures"]}
+    broken = _broken_sources(None, roll.traffic_errors)
+    if broken or not roll.after:
+        return Verdict.unobserved(t(f"롤백 뒤의 응답을 관찰하지 못했습니다: {'; '.join(broken) or '응답 없음'}",
+                                    f"the answers after the rollback could not be observed: {'; '.join(broken) or 'no answers'}"), RERUN, ev)
+    if roll.state == "rollback_completed" and images == [roll.target_image] and set(after["by_greeting"]) == {"Hello"}:
+        return Verdict(True, t(f"{roll.seconds:.0f}초 만에 모든 작업이 v1 으로 돌아와 'Hello from' 응답 "
+                               f"(실패 요청 {summary['failed']}/{summary['requests']})",
+                               f"every task back on v1 answering 'Hello from' in {roll.seconds:.0f} s "
+                               f"({summary['failed']} of {summary['requests']} requests failed meanwhile)"), ev)
+    return Verdict(False, t(f"롤백 상태 {roll.state}, 이미지 {images}, 응답 {after['by_greeting']}",
+                            f"rollback state {roll.state}, images {images}, answers {after['by_greeting']}"), ev,
+                   t("docker service rollback webapp_web 후 docker service ps 로 확인하세요.",
+                     "run docker service rollback webapp_web and check docker service ps."))
