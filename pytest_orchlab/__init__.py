@@ -26,7 +26,7 @@ _PUBLIC = {
     "Verdict": "pytest_orchlab.results.verdict",
 }
 __all__ = ["CheckpointTimeout", "Engine", "LabFolder", "LabInputError", "NotGradable", "OrchlabError", "Verdict", "connect"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str) -> Any:
