@@ -61,6 +61,16 @@ def _bench(args: argparse.Namespace) -> str:
     return "\n".join(lines + table(rows))
 
 
+def _cluster(args: argparse.Namespace) -> str:
+    from pytest_orchlab.kube import cluster
+
+    if args.action == "up":
+        return cluster.up(args.k3s)
+    if args.action == "down":
+        return cluster.down()
+    return cluster.status()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orchlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sweep", help=f"remove resources labelled {RUN_LABEL} left by runs that are over (crashed or killed)")
     p.add_argument("--all", action="store_true", help="every labelled resource, also those of runs that may still be going")
     p.set_defaults(fn=_sweep)
+    p = sub.add_parser("cluster", help="a local single-node Kubernetes (k3s) on this Docker engine, offline: up, down, status")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--k3s", default=None, help="the k3s binary or its .xz (else ORCHLAB_K3S, else k3s on PATH)")
+    p.set_defaults(fn=_cluster)
     p = sub.add_parser("bench", help="compare the load generator with Apache Bench (ab) on the lab app")
     p.add_argument("--lab-dir", default=DEFAULT_LAB_DIR, help="the lab folder whose phase1/ app is loaded (tox -e bench: sample_app/)")
     p.add_argument("--base-image", default=None)

@@ -21,6 +21,11 @@ from pytest_orchlab.docker.container import WebContainer
 from pytest_orchlab.docker.engine import Engine
 from pytest_orchlab.docker.image import IMAGE_STEP, BuiltImage, ImageBuilder
 from pytest_orchlab.docker.sweep import RunLock, forget_dead_runs, run_alive, sweep
+from pytest_orchlab.kube.connect import Cluster, find_cluster, load_image, shares_engine
+from pytest_orchlab.kube.deployment import HelloDeployment, Readiness, node_port, wait_available
+from pytest_orchlab.kube.experiments import KubeRollout, KubeScale, PodWatch, set_image
+from pytest_orchlab.kube.experiments import scale_out as kube_scale_out
+from pytest_orchlab.measure.steady import HostProbe
 from pytest_orchlab.measure.timeline import Timeline
 from pytest_orchlab.phase1.load import LoadProfile, Saturation, measure_saturation
 from pytest_orchlab.phase1.outage import Outage, measure_outage
@@ -28,7 +33,7 @@ from pytest_orchlab.results.verdict import Verdict
 from pytest_orchlab.session import STATE, LabState
 from pytest_orchlab.swarm.cluster import Swarm
 from pytest_orchlab.swarm.mesh import MeshCheck, check_routing_mesh
-from pytest_orchlab.swarm.probe import HostProbe, NetworkProbe
+from pytest_orchlab.swarm.probe import NetworkProbe
 from pytest_orchlab.swarm.rollout import Rollout, update_image
 from pytest_orchlab.swarm.scaling import ScaleOut, scale_out
 from pytest_orchlab.swarm.service import EventLog, spec_summary, wait_running
@@ -238,7 +243,8 @@ def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine
         raise LabInputError(t("webapp_web 작업이 실행되지 않아 측정할 수 없습니다.", "webapp_web has no running task to measure."),
                             t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
     if orchlab_deployment.mesh.works:
-        with HostProbe(orchlab_docker_engine.published_host, 8080, timeline, clock=orchlab_docker_engine.now):
+        with HostProbe(orchlab_docker_engine.published_host, 8080, timeline, clock=orchlab_docker_engine.now,
+                       what="published port (ingress routing mesh)"):
             yield timeline
         return
     state = _state(request)
@@ -263,3 +269,70 @@ def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine
                 t(f"프로브 이미지 {image} 에 python3 가 있는지 확인하세요.", f"check that the probe image {image} has python3."),
             )
         yield timeline
+
+
+# --- Phase 3: Kubernetes ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def orchlab_kube_cluster(request: pytest.FixtureRequest) -> Cluster:
+    """The student's cluster: ``--kubeconfig``/``--kube-context``, ``KUBECONFIG``, ``~/.kube/config``, then the
+    running orchlab cluster (``orchlab cluster up``); the first that answers. Not gradable when none does."""
+    settings = _state(request).settings
+    cluster = find_cluster(settings.kubeconfig, settings.kube_context)
+    _state(request).report.cluster = cluster.describe()
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def orchlab_hello_k8s(request: pytest.FixtureRequest, orchlab_kube_cluster: Cluster, orchlab_docker_engine: Engine,
+                      orchlab_lab_folder: LabFolder, orchlab_lab_image: BuiltImage) -> Iterator[HelloDeployment]:
+    """Deployment and NodePort service ``hello-k8s``: the student's own (graded in place, put back as found),
+    the lab folder's ``phase3/`` manifests, or what the lab's kubectl commands create (removed at the end)."""
+    state = _state(request)
+    state.progress("orchlab: " + load_image(orchlab_kube_cluster, orchlab_docker_engine.client, orchlab_lab_image.tag).en)
+    shared = orchlab_docker_engine.client if shares_engine(orchlab_kube_cluster, orchlab_docker_engine.client) else None
+    with HelloDeployment(orchlab_kube_cluster, orchlab_lab_folder, orchlab_lab_image.tag, state.run_id,
+                         progress=state.progress, engine_client=shared) as dep:
+        yield dep
+
+
+@pytest.fixture(scope="module")
+def orchlab_kube_ready(orchlab_hello_k8s: HelloDeployment, orchlab_progress: Callable[[str], None]) -> Readiness:
+    """The deployment once available (up to 60 s), or what stopped it: pod reasons, logs, events."""
+    orchlab_progress("orchlab: waiting up to 60 s for hello-k8s to be available ...")
+    return wait_available(orchlab_hello_k8s, timeout=60.0)
+
+
+@pytest.fixture(scope="module")
+def orchlab_kube_traffic(orchlab_kube_cluster: Cluster, orchlab_hello_k8s: HelloDeployment, orchlab_kube_ready: Readiness) -> Iterator[Timeline]:
+    """Requests at 50/s through the NodePort from this machine for the rest of Phase 3."""
+    port = node_port(orchlab_hello_k8s)
+    if port is None or not orchlab_kube_ready.ready:
+        raise LabInputError(t("NodePort 서비스나 준비된 파드가 없어 측정할 수 없습니다.", "There is no NodePort service or no ready pod to measure."),
+                            t("p3-deployment-ready 와 p3-nodeport-exposed 를 먼저 보세요.", "see p3-deployment-ready and p3-nodeport-exposed first."))
+    timeline = Timeline()
+    with HostProbe(orchlab_kube_cluster.node_address, port, timeline, what="NodePort"):
+        yield timeline
+
+
+@pytest.fixture(scope="module")
+def orchlab_pod_watch(orchlab_hello_k8s: HelloDeployment) -> Iterator[PodWatch]:
+    """hello-k8s's pod changes, recorded live from a watch for the whole of Phase 3."""
+    with PodWatch(orchlab_hello_k8s) as watch:
+        yield watch
+
+
+@pytest.fixture(scope="module")
+def orchlab_kube_scaled(orchlab_hello_k8s: HelloDeployment, orchlab_kube_traffic: Timeline, orchlab_progress: Callable[[str], None]) -> KubeScale:
+    """``kubectl scale deployment hello-k8s --replicas=5``, then 30 requests through the NodePort."""
+    return kube_scale_out(orchlab_hello_k8s, orchlab_kube_traffic, progress=orchlab_progress)
+
+
+@pytest.fixture(scope="module")
+def orchlab_kube_rolling_update(orchlab_kube_cluster: Cluster, orchlab_docker_engine: Engine, orchlab_hello_k8s: HelloDeployment,
+                                orchlab_kube_traffic: Timeline, orchlab_lab_image_v2: BuiltImage,
+                                orchlab_progress: Callable[[str], None]) -> KubeRollout:
+    """``kubectl set image`` to ``simple-web:v2`` (the lab's sed), followed until every pod runs it, under steady traffic."""
+    orchlab_progress("orchlab: " + load_image(orchlab_kube_cluster, orchlab_docker_engine.client, orchlab_lab_image_v2.tag).en)
+    return set_image(orchlab_hello_k8s, orchlab_lab_image_v2.tag, orchlab_kube_traffic, progress=orchlab_progress)

@@ -54,6 +54,9 @@ OPTIONS: tuple[Option, ...] = (
            "the student's Dockerfile is not touched"),
     Option("--lab-lang", "ORCHLAB_LANG", "ko", "language of results: ko or en; default ko", lang_choice),
     Option("--lab-report", "ORCHLAB_REPORT", None, "write the versioned JSON report to PATH"),
+    Option("--kubeconfig", "ORCHLAB_KUBECONFIG", None,
+           "Phase 3: the kubeconfig file to use (else KUBECONFIG, ~/.kube/config, then the running orchlab cluster)"),
+    Option("--kube-context", "ORCHLAB_KUBE_CONTEXT", None, "Phase 3: the kubeconfig context to use (default: its current context)"),
 )
 
 
@@ -78,6 +81,8 @@ class Settings:
     lang: str
     report: str | None
     sources: dict[str, str]
+    kubeconfig: str | None = None
+    kube_context: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -106,4 +111,6 @@ class Settings:
             lang=values["lab_lang"] or "ko",
             report=values["lab_report"],
             sources=sources,
+            kubeconfig=values["kubeconfig"],
+            kube_context=values["kube_context"],
         )

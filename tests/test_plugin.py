@@ -213,3 +213,16 @@ def test_untouched(request):
     result.assert_outcomes(passed=1)
     fixtures = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
     assert fixtures.ret == pytest.ExitCode.OK and "orchlab_" not in fixtures.stdout.str()
+
+
+def test_no_cluster_at_all_is_not_gradable_with_the_fix(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(pytester.path / "no-such-kubeconfig"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(pytester.path / "state"))  # no orchlab cluster either
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess(str(CHECKPOINTS / "test_phase3.py"), "--lab-dir", str(pytester.path), "--lab-lang", "en",
+                                           "--lab-report", str(report), "-p", "no:cacheprovider", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*not gradable: No Kubernetes cluster answers*",
+                                 "*Fix: start a cluster with minikube start (the lab's way) or `orchlab cluster up`*",
+                                 "*1 not gradable, 7 blocked*"])
+    assert "Traceback" not in result.stdout.str()

@@ -127,7 +127,8 @@ class ImageBuilder:
                 hit = self._built[digest]
                 return BuiltImage(lab_tag, hit.tag, hit.image_id, digest, 0.0, True, hit.from_swaps)
             name = lab_tag.split(":")[0]
-            tag = f"orchlab/{name}:{lab_tag.split(':')[-1]}-{digest[:12]}"
+            # Content hash for the cache, run id so that two runs on one engine never move each other's tag.
+            tag = f"orchlab/{name}:{lab_tag.split(':')[-1]}-{digest[:12]}-{self.engine.run_id.lower()}"
             self.progress(f"orchlab: docker build {lab_tag} from {source} ...")
             start = time.monotonic()
             try:

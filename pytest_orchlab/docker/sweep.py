@@ -12,6 +12,7 @@ import calendar
 import fcntl
 import functools
 import os
+import pwd
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +30,12 @@ MAX_RUN_AGE_S = 6 * 3600  # a whole lab (all phases) takes minutes; class gradin
 
 
 def state_dir() -> Path:
-    """Where run lock files live: ``ORCHLAB_STATE_DIR``, else ``$XDG_STATE_HOME/orchlab/runs``."""
+    """Where run lock files live: ``ORCHLAB_STATE_DIR``, else ``$XDG_STATE_HOME/orchlab/runs`` (``~/.local/state``)."""
     if os.environ.get("ORCHLAB_STATE_DIR"):
         return Path(os.environ["ORCHLAB_STATE_DIR"])
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    # The account's home from the password database, not $HOME: a test harness that moves $HOME (pytester)
+    # must still see the same runs and the same orchlab cluster.
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".local", "state")
     return Path(base) / "orchlab" / "runs"
 
 

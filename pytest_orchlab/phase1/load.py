@@ -12,7 +12,7 @@ from pytest_orchlab.core.errors import NotGradable
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.container import WebContainer
 from pytest_orchlab.docker.engine import Progress
-from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling
+from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling, kubernetes_servers
 from pytest_orchlab.measure.traffic import LoadStep, Reply, load, percentile, probe
 
 
@@ -44,6 +44,7 @@ class Saturation:
     steps: list[LoadStep] = field(default_factory=list)
     cpu: list[list[float]] = field(default_factory=list)
     cpu_error: str | None = None
+    neighbours: list[str] = field(default_factory=list)  # Kubernetes servers on this machine during the sweep
     listen_overflows: int | None = None  # the kernel's TcpExt ListenOverflows in the container, during the sweep
 
     @property
@@ -99,6 +100,7 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
     result = Saturation(target=f"{host}:{port}", path=path, ceiling=ceiling, ceiling_reason=reason)
     progress(f"orchlab: idle baseline, {profile.baseline_requests} sequential requests to {host}:{port} ...")
     result.baseline = [probe(host, port, "/", profile.timeout) for _ in range(profile.baseline_requests)]
+    result.neighbours = kubernetes_servers()
     overflows_before = listen_overflows(web.container)
     with CpuSampler(web.container) as sampler:
         for level in profile.levels:

@@ -61,6 +61,14 @@ def cpu_saturation(sat: Saturation) -> Verdict:
             t(f"CPU 를 끝까지 측정하지 못했습니다 ({sat.cpu_error}); 그때까지 최대 {sat.peak_cpu:.0f}%.",
               f"CPU could not be measured to the end ({sat.cpu_error}); peak until then {sat.peak_cpu:.0f}%."),
             t("`docker stats` 가 값을 보이는지 확인하고 다시 실행하세요.", "check that `docker stats` shows values and run again."), ev)
+    if sat.neighbours and sat.peak_cpu < need:
+        ev["kubernetes_servers"] = sat.neighbours
+        return Verdict.unobserved(
+            t(f"최대 CPU {sat.peak_cpu:.0f}% 였지만 이 컴퓨터에서 Kubernetes 서버가 돌고 있었습니다 ({', '.join(sat.neighbours)}): 측정이 유효하지 않습니다.",
+              f"peak CPU was {sat.peak_cpu:.0f}%, but a Kubernetes server was running on this machine ({', '.join(sat.neighbours)}), "
+              "so the measurement is not valid."),
+            t("Phase 1 동안에는 클러스터를 멈추세요 (orchlab cluster down, minikube stop).",
+              "stop the cluster while Phase 1 runs (orchlab cluster down, minikube stop)."), ev)
     if sat.peak_cpu >= need:
         return Verdict(True, t(f"최대 CPU {sat.peak_cpu:.0f}% (한계 {sat.ceiling:.0f}%의 {sat.peak_cpu / sat.ceiling:.0%})",
                                f"peak CPU {sat.peak_cpu:.0f}% ({sat.peak_cpu / sat.ceiling:.0%} of its {sat.ceiling:.0f}% ceiling)"), ev)

@@ -48,6 +48,23 @@ ITEMS: tuple[Item, ...] = (
          t("실습 6: 롤링 업데이트 체험 (simple-web:v2)", "exercise 6: rolling update (simple-web:v2)")),
     Item("p2-rollback", 2, t("롤백 (docker service rollback)", "Rollback (docker service rollback)"),
          t("실습 6 이후: docker service rollback webapp_web", "after exercise 6: docker service rollback webapp_web")),
+    Item("p3-cluster-ready", 3, t("클러스터 준비 (kubectl cluster-info, get nodes)", "Cluster ready (kubectl cluster-info, get nodes)"),
+         t("Phase 3: minikube start, kubectl cluster-info", "Phase 3: minikube start, kubectl cluster-info")),
+    Item("p3-deployment-ready", 3, t("배포 준비 (hello-k8s 1/1)", "Deployment ready (hello-k8s 1/1)"),
+         t("실습 7: kubectl create deployment hello-k8s --image=simple-web:v1", "exercise 7: kubectl create deployment hello-k8s --image=simple-web:v1")),
+    Item("p3-nodeport-exposed", 3, t("NodePort 서비스 (5000)", "NodePort service (5000)"),
+         t("실습 7: kubectl expose deployment hello-k8s --type=NodePort --port=5000",
+           "exercise 7: kubectl expose deployment hello-k8s --type=NodePort --port=5000")),
+    Item("p3-nodeport-reachable", 3, t("호스트에서 NodePort 접속", "NodePort reached from the host"),
+         t("실습 7: minikube service hello-k8s --url", "exercise 7: minikube service hello-k8s --url")),
+    Item("p3-scale-out", 3, t("스케일 아웃 (replicas=5)", "Scale out (replicas=5)"),
+         t("Swarm 실습 5 를 Kubernetes 에서: kubectl scale --replicas=5", "Swarm's exercise 5 on Kubernetes: kubectl scale --replicas=5")),
+    Item("p3-self-healing", 3, t("자동 복구 (파드 삭제)", "Self-healing (pod deleted)"),
+         t("Swarm 실습 6 을 Kubernetes 에서: kubectl delete pod", "Swarm's exercise 6 on Kubernetes: kubectl delete pod")),
+    Item("p3-rolling-update", 3, t("롤링 업데이트 (실패 요청 없이)", "Rolling update without failed requests"),
+         t("Swarm 실습 6 을 Kubernetes 에서: kubectl set image (simple-web:v2)", "Swarm's exercise 6 on Kubernetes: kubectl set image (simple-web:v2)")),
+    Item("p3-rollback", 3, t("롤백 (kubectl rollout undo)", "Rollback (kubectl rollout undo)"),
+         t("kubectl rollout undo deployment/hello-k8s", "kubectl rollout undo deployment/hello-k8s")),
 )
 
 BY_ID: dict[str, Item] = {item.id: item for item in ITEMS}

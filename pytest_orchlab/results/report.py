@@ -27,6 +27,17 @@ UNSELECTED = {"ko": "선행 체크포인트 {ids} 는 선택되지 않아 채점
 COURSE_TITLE = t("과정 추가 체크포인트", "Course checkpoints")
 
 
+COMPARED = {  # measure: (Swarm checkpoint, Kubernetes checkpoint, evidence key)
+    "scale to 5, converged (s)": ("p2-scale-out", "p3-scale-out", "converged_s"),
+    "killed/deleted replica back (s)": ("p2-self-healing", "p3-self-healing", "recovery_s"),
+    "failed requests meanwhile": ("p2-self-healing", "p3-self-healing", "failed_requests"),
+    "rolling update to v2 (s)": ("p2-rolling-update", "p3-rolling-update", "seconds"),
+    "failed requests in the update": ("p2-rolling-update", "p3-rolling-update", "failed_requests"),
+    "rollback (s)": ("p2-rollback", "p3-rollback", "seconds"),
+    "failed requests in the rollback": ("p2-rollback", "p3-rollback", "failed_requests"),
+}
+
+
 def _num(value: float) -> str:
     return f"{value:g}"
 
@@ -54,6 +65,7 @@ class Report:
     lab_dir: str
     started: float = field(default_factory=time.time)
     engine: dict[str, Any] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Result] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     cleanup: list[str] = field(default_factory=list)
@@ -72,15 +84,26 @@ class Report:
             "lab_dir": self.lab_dir,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "engine": self.engine,
+            "cluster": self.cluster,
             "score": {"earned": int(earned) if float(earned).is_integer() else earned, "possible": possible},
             "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
             "checkpoints": [asdict(r) for r in self.results.values()],
+            "swarm_vs_kubernetes": self.comparison(),
             "cleanup": self.cleanup,
         }
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2, default=str) + "\n")
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """Phase 2 beside Phase 3, when both ran: the same experiments on Swarm and on Kubernetes."""
+        rows = []
+        for what, (p2, p3, key) in COMPARED.items():
+            a, b = self.results.get(p2), self.results.get(p3)
+            if a is not None and b is not None and a.evidence.get(key) is not None and b.evidence.get(key) is not None:
+                rows.append({"measure": what, "swarm": a.evidence[key], "kubernetes": b.evidence[key]})
+        return rows
 
     def checklist(self) -> list[str]:
         """The lab's "Phase별 체크포인트" with ✅/❌ and the measured numbers, in the run's language."""
@@ -101,6 +124,10 @@ class Report:
         earned, possible = self.score()
         label = "점수" if self.lang == "ko" else "Score"
         lines.append(f"{label}: {_num(earned)}/{possible}")
+        compared = self.comparison()
+        if compared:
+            lines.append("Swarm ↔ Kubernetes:")
+            lines += [f"  {row['measure']}: {row['swarm']} ↔ {row['kubernetes']}" for row in compared]
         if self.timings:
             lines.append(("시간: " if self.lang == "ko" else "Timings: ")
                          + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))

@@ -10,27 +10,22 @@ answers is the engine's choice, not a list the probe walks itself.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
-import time
-from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
+from pytest_orchlab.measure.steady import STEADY_RATE
 from pytest_orchlab.measure.timeline import Timeline
-from pytest_orchlab.measure.traffic import Reply, fetch, run
+from pytest_orchlab.measure.traffic import Reply
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
     from pytest_orchlab.docker.engine import Engine
 
-# Requests per second while an experiment runs. The lab's own loop sends 1; at 50 a task that gets traffic
-# before it listens (about 0.1-0.5 s after it starts) is hit several times per update, not by luck.
-STEADY_RATE = 50.0
 
 # Runs inside the probe container (plain python3, no packages). A DNS query of its own rather than
 # getaddrinfo: glibc may re-sort several IPv4 answers (RFC 6724), which would hide the engine's order.
@@ -177,43 +172,3 @@ class NetworkProbe:
 
 def _sample(rec: dict[str, Any]) -> Reply:
     return Reply(rec["t"], rec.get("s", 0.0), rec.get("status"), rec.get("err"), rec.get("greeting"), rec.get("host"), rec.get("ip"))
-
-
-class HostProbe:
-    """The lab's path: requests from this machine to the published port, ``rate`` per second."""
-
-    def __init__(self, host: str, port: int, timeline: Timeline, rate: float = STEADY_RATE, timeout: float = 3.0,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.host, self.port, self.timeline, self.rate, self.timeout = host, port, timeline, rate, timeout
-        self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    async def _run(self) -> None:
-        import asyncio
-
-        async def one(t: float) -> None:
-            self.timeline.add(dataclasses.replace(await fetch(self.host, self.port, "/", self.timeout), start=t))
-
-        pending: set[asyncio.Task[None]] = set()
-        next_at = time.time()
-        while not self._stop.is_set():
-            task = asyncio.create_task(one(self.clock()))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            next_at += 1 / self.rate
-            await asyncio.sleep(max(0.0, next_at - time.time()))
-        if pending:
-            await asyncio.wait(pending, timeout=self.timeout + 1)
-
-    def __enter__(self) -> HostProbe:
-        self.timeline.path = f"published port {self.host}:{self.port} (ingress routing mesh)"
-        self.timeline.clock = self.clock
-        self._thread = threading.Thread(target=run, args=(self._run(),), name="orchlab-host-probe", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout + 2)

@@ -6,6 +6,11 @@ from collections.abc import Iterator
 
 import docker
 import pytest
+from testcontainers.core.config import testcontainers_config
+
+# Our own canary containers (testcontainers in this test process): Ryuk is an image from a registry, none here.
+# This is the test suite's own setting; the plugin itself never changes it (see test_plugin.py).
+testcontainers_config.ryuk_disabled = True
 
 
 @pytest.fixture(scope="module")

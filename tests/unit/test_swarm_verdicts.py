@@ -71,3 +71,16 @@ def test_policies_diff_names_each_setting() -> None:
 def test_engine_timestamps_with_nanoseconds() -> None:
     assert rfc3339("2026-11-23T10:02:10.123456789Z") - rfc3339("2026-11-23T10:02:10Z") == pytest.approx(0.123456)  # type: ignore[operator]
     assert rfc3339("") is None
+
+
+def test_swarm_and_kubernetes_side_by_side() -> None:
+    from pytest_orchlab.results.report import Report, Result
+
+    report = Report("r", "en", "/lab")
+    report.results["p2-rolling-update"] = Result("p2-rolling-update", 2, "failed", "", {"seconds": 139.0, "failed_requests": 12})
+    report.results["p3-rolling-update"] = Result("p3-rolling-update", 3, "passed", "", {"seconds": 5.4, "failed_requests": 0})
+    report.results["p2-scale-out"] = Result("p2-scale-out", 2, "passed", "", {"converged_s": 2.9})
+    rows = {r["measure"]: (r["swarm"], r["kubernetes"]) for r in report.comparison()}
+    assert rows == {"rolling update to v2 (s)": (139.0, 5.4), "failed requests in the update": (12, 0)}
+    assert "  rolling update to v2 (s): 139.0 ↔ 5.4" in report.checklist()
+    assert report.to_json()["swarm_vs_kubernetes"][0]["measure"] == "rolling update to v2 (s)"

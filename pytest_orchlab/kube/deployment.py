@@ -1,0 +1,338 @@
+"""Phase 3 실습 7: ``kubectl create deployment hello-k8s`` and ``kubectl expose --type=NodePort --port=5000``.
+
+Graded in place when the student's own ``hello-k8s`` exists (and put back as found), applied from the
+lab folder's optional ``phase3/`` manifests when present, else made as the lab's commands make it,
+labelled with the run id and removed at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+from kubernetes import client as k8s
+from kubernetes.client.rest import ApiException
+
+from pytest_orchlab.core.errors import LabInputError, NotGradable
+from pytest_orchlab.core.labdir import LabFolder
+from pytest_orchlab.core.text import t
+from pytest_orchlab.docker.engine import RUN_LABEL, Progress
+from pytest_orchlab.docker.sweep import run_alive
+from pytest_orchlab.kube.connect import Cluster
+from pytest_orchlab.measure.waiting import poll
+
+NAME = "hello-k8s"
+APP_PORT = 5000
+SELECTOR = f"app={NAME}"
+MANIFEST_STEP = t("Phase 3 실습 7: kubectl create deployment / expose", "Phase 3 exercise 7: kubectl create deployment / expose")
+GREETING = re.compile(r"(Hello|Greetings) from ([\w.\-]+)")
+PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"}
+
+
+def lab_deployment(image: str, labels: dict[str, str]) -> dict[str, Any]:
+    """What ``kubectl create deployment hello-k8s --image=simple-web:v1`` creates (container named after the image)."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": NAME, "labels": {"app": NAME, **labels}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": NAME}},
+                     "template": {"metadata": {"labels": {"app": NAME}},
+                                  "spec": {"containers": [{"name": "simple-web", "image": image}]}}}}
+
+
+def lab_service(labels: dict[str, str]) -> dict[str, Any]:
+    """What ``kubectl expose deployment hello-k8s --type=NodePort --port=5000`` creates."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": NAME, "labels": {"app": NAME, **labels}},
+            "spec": {"type": "NodePort", "selector": {"app": NAME}, "ports": [{"port": APP_PORT, "targetPort": APP_PORT, "protocol": "TCP"}]}}
+
+
+def read_manifests(folder: Path, images: dict[str, str], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The student's ``phase3/*.yaml``: our image tags, our labels; a clear error for YAML that does not parse."""
+    docs: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.y*ml")):
+        try:
+            loaded = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        except yaml.YAMLError as exc:
+            raise LabInputError(t(f"{path.name} 을(를) YAML 로 읽을 수 없습니다: {exc}", f"{path.name} is not valid YAML: {exc}"),
+                                t("들여쓰기와 콜론을 확인하세요.", "check indentation and colons.")) from None
+        for doc in loaded:
+            doc = copy.deepcopy(doc)
+            doc.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+            for ctr in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+                ctr["image"] = images.get(ctr.get("image"), ctr.get("image"))
+            docs.append(doc)
+    kinds = {(d.get("kind"), d.get("metadata", {}).get("name")) for d in docs}
+    if ("Deployment", NAME) not in kinds:
+        raise LabInputError(t(f"phase3/ 에 Deployment {NAME} 가 없습니다.", f"phase3/ has no Deployment named {NAME}."), MANIFEST_STEP)
+    return docs
+
+
+@dataclass
+class HelloDeployment:
+    """The lab's deployment and service in ``namespace``, for the run."""
+
+    cluster: Cluster
+    lab: LabFolder
+    image: str
+    run_id: str
+    namespace: str = "default"
+    progress: Progress = print
+    engine_client: Any = None  # the run's Docker engine, to wait for pod containers when the cluster shares it
+    adopted: bool = False
+    from_manifests: bool = False
+    _restore: dict[str, Any] = field(default_factory=dict)
+    _made: list[tuple[str, str]] = field(default_factory=list)
+    _pods_seen: set[str] = field(default_factory=set)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {RUN_LABEL: self.run_id}
+
+    def _existing(self) -> k8s.V1Deployment | None:
+        try:
+            return self.cluster.apps.read_namespaced_deployment(NAME, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def __enter__(self) -> HelloDeployment:
+        sweep_namespace(self.cluster, self.namespace, lambda run: run != self.run_id and not run_alive(run))
+        found = self._existing()
+        if found is not None and RUN_LABEL in (found.metadata.labels or {}):
+            raise NotGradable(t(f"다른 orchlab 실행({found.metadata.labels[RUN_LABEL]})이 {NAME} 를 쓰고 있습니다.",
+                                f"Another orchlab run ({found.metadata.labels[RUN_LABEL]}) is using {NAME} right now."),
+                              t("그 실행이 끝난 뒤 다시 실행하세요.", "run again once it has finished."))
+        if found is not None:
+            # The student's own deployment: graded as it runs; what the experiments change is put back.
+            self.adopted = True
+            self._restore = {"replicas": found.spec.replicas, "template": found.spec.template}
+            self.progress(f"orchlab: grading your deployment {NAME} in place (it will be put back as found)")
+            return self
+        try:
+            phase3 = self.lab.root / "phase3"
+            if phase3.is_dir() and any(phase3.glob("*.y*ml")):
+                self.from_manifests = True
+                docs = read_manifests(phase3, {"simple-web:v1": self.image}, self.labels)
+            else:
+                docs = [lab_deployment(self.image, self.labels), lab_service(self.labels)]
+            self.progress(f"orchlab: {'applying phase3/' if self.from_manifests else 'kubectl create deployment / expose'} {NAME} ...")
+            for doc in docs:
+                self._create(doc)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _create(self, doc: dict[str, Any]) -> None:
+        kind, name = doc.get("kind"), doc.get("metadata", {}).get("name", "")
+        try:
+            if kind == "Deployment":
+                self.cluster.apps.create_namespaced_deployment(self.namespace, doc)
+            elif kind == "Service":
+                self.cluster.core.create_namespaced_service(self.namespace, doc)
+            else:
+                raise LabInputError(t(f"phase3/ 의 {kind} 는 다루지 않습니다 (Deployment, Service 만).",
+                                      f"phase3/ holds a {kind}; only Deployment and Service are applied."), MANIFEST_STEP)
+        except ApiException as exc:
+            if exc.status in (400, 422):
+                raise LabInputError(t(f"{kind} {name} 를 API 가 거절했습니다: {exc.reason} {exc.body[:300] if exc.body else ''}",
+                                      f"the API rejected {kind} {name}: {exc.reason} {exc.body[:300] if exc.body else ''}"), MANIFEST_STEP) from None
+            raise
+        self._made.append((str(kind), str(name)))
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.adopted:
+            self._put_back()
+            return
+        sweep_namespace(self.cluster, self.namespace, lambda run: run == self.run_id)
+        if self.engine_client is not None:
+            # A deleted pod's containers are stopped by the kubelet a moment later; leave none running behind.
+            flt = {"label": [f"{RUN_LABEL}={self.run_id}", f"io.kubernetes.pod.namespace={self.namespace}"]}
+            poll(lambda: not self.engine_client.containers.list(filters=flt), bool, timeout=30, interval=0.5)
+            # Their pod sandboxes (the pause containers) stay behind, exited, until the kubelet's garbage
+            # collection: those of this run's pods, now gone from the API, are removed here.
+            alive = {p.metadata.name for p in self.cluster.core.list_namespaced_pod(self.namespace).items}
+            for ctr in self.engine_client.containers.list(all=True, filters={
+                    "status": "exited", "label": f"io.kubernetes.pod.namespace={self.namespace}"}):
+                pod = ctr.labels.get("io.kubernetes.pod.name", "")
+                if pod.startswith(f"{NAME}-") and pod in self._pods_seen and pod not in alive:
+                    ctr.remove(force=True)
+
+    def _put_back(self) -> None:
+        body = {"spec": {"replicas": self._restore["replicas"], "template": self.cluster.api.sanitize_for_serialization(self._restore["template"])}}
+        try:
+            self.cluster.apps.patch_namespaced_deployment(NAME, self.namespace, body)
+        except ApiException as exc:
+            self.progress(f"orchlab: could not put {NAME} back ({exc.reason}); it had {self._restore['replicas']} replicas")
+
+    def service(self) -> k8s.V1Service | None:
+        try:
+            return self.cluster.core.read_namespaced_service(NAME, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def pods(self) -> list[k8s.V1Pod]:
+        found = list(self.cluster.core.list_namespaced_pod(self.namespace, label_selector=SELECTOR).items)
+        if not self.adopted:
+            self._pods_seen |= {p.metadata.name for p in found}  # ours: their sandboxes are removed at the end
+        return found
+
+
+def sweep_namespace(cluster: Cluster, namespace: str, select: Any) -> list[str]:
+    """Remove this run's (or dead runs') labelled deployments and services, and their pods at once."""
+    removed = []
+    for dep in cluster.apps.list_namespaced_deployment(namespace, label_selector=RUN_LABEL).items:
+        if select(dep.metadata.labels[RUN_LABEL]):
+            cluster.apps.delete_namespaced_deployment(dep.metadata.name, namespace, propagation_policy="Background", _preload_content=False)
+            removed.append(f"deployment {dep.metadata.name}")
+            selector = ",".join(f"{k}={v}" for k, v in (dep.spec.selector.match_labels or {}).items())
+            # The app ignores SIGTERM (python as PID 1): without this each pod would wait out its 30 s grace period.
+            for pod in cluster.core.list_namespaced_pod(namespace, label_selector=selector).items:
+                try:
+                    cluster.core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0, _preload_content=False)
+                except ApiException:
+                    pass
+            poll(functools.partial(_no_pods, cluster, namespace, selector), bool, timeout=60, interval=0.5)
+    for svc in cluster.core.list_namespaced_service(namespace, label_selector=RUN_LABEL).items:
+        if select(svc.metadata.labels[RUN_LABEL]):
+            cluster.core.delete_namespaced_service(svc.metadata.name, namespace, _preload_content=False)
+            removed.append(f"service {svc.metadata.name}")
+    return removed
+
+
+def _no_pods(cluster: Cluster, namespace: str, selector: str) -> bool:
+    return not cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+
+
+@dataclass(frozen=True)
+class PodView:
+    """One pod as ``kubectl get pods`` and ``describe`` show it."""
+
+    name: str
+    phase: str
+    ready: bool
+    image: str
+    reason: str
+    restarts: int
+    deleting: bool
+
+
+def pod_views(pods: list[k8s.V1Pod]) -> list[PodView]:
+    views = []
+    for pod in pods:
+        statuses = pod.status.container_statuses or []
+        reason = ""
+        for st in statuses:
+            if st.state and st.state.waiting and st.state.waiting.reason:
+                reason = st.state.waiting.reason
+            elif st.state and st.state.terminated and st.state.terminated.reason:
+                reason = st.state.terminated.reason
+        if not statuses and pod.status.phase == "Pending":
+            reason = next((c.reason or "" for c in (pod.status.conditions or []) if c.status == "False" and c.reason), "Pending")
+        views.append(PodView(pod.metadata.name, pod.status.phase or "", bool(statuses) and all(s.ready for s in statuses),
+                             pod.spec.containers[0].image, reason, sum(s.restart_count for s in statuses),
+                             pod.metadata.deletion_timestamp is not None))
+    return views
+
+
+@dataclass
+class Readiness:
+    """How the deployment came up: available replicas, pods, and what a teacher reads when it did not."""
+
+    ready: bool
+    seconds: float
+    desired: int
+    available: int
+    pods: list[PodView]
+    logs: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+def wait_available(dep: HelloDeployment, replicas: int | None = None, timeout: float = 60.0) -> Readiness:
+    """Poll until ``replicas`` (default: the spec's) pods are ready and none is left over, or a pod is stuck."""
+    start = time.monotonic()
+
+    def look() -> tuple[int, int, list[PodView]]:
+        d = dep.cluster.apps.read_namespaced_deployment(NAME, dep.namespace)
+        return int(replicas if replicas is not None else d.spec.replicas or 0), int(d.status.available_replicas or 0), pod_views(dep.pods())
+
+    def done(state: tuple[int, int, list[PodView]]) -> bool:
+        want, _, pods = state
+        live = [p for p in pods if not p.deleting]
+        stuck = any(p.reason in PULL_REASONS | {"CrashLoopBackOff"} for p in live)
+        return stuck or (len(live) == want and sum(p.ready for p in live) == want)
+
+    (want, available, pods), _ = poll(look, done, timeout=timeout, interval=0.2)
+    live = [p for p in pods if not p.deleting]
+    ok = len(live) == want and sum(p.ready for p in live) == want
+    result = Readiness(ok, time.monotonic() - start, want, available, pods)
+    if not ok:
+        result.logs = pod_logs(dep, pods)
+        result.events = recent_events(dep)
+    return result
+
+
+def pod_logs(dep: HelloDeployment, pods: list[PodView], lines: int = 8) -> list[str]:
+    out = []
+    for pod in pods[:3]:
+        try:
+            text = dep.cluster.core.read_namespaced_pod_log(pod.name, dep.namespace, tail_lines=lines, previous=pod.restarts > 0)
+        except ApiException as exc:
+            text = f"(no logs: {exc.reason})"
+        out.append(f"{pod.name}: " + " | ".join(str(text).strip().splitlines()[-lines:]))
+    return out
+
+
+def recent_events(dep: HelloDeployment, limit: int = 8) -> list[str]:
+    items = dep.cluster.core.list_namespaced_event(dep.namespace).items
+    ours = [e for e in items if (e.involved_object.name or "").startswith(NAME)]
+    ours.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+    return [f"{e.involved_object.kind}/{e.involved_object.name}: {e.reason}: {e.message}" for e in ours[-limit:]]
+
+
+def node_port(dep: HelloDeployment) -> int | None:
+    svc = dep.service()
+    if svc is None or svc.spec.type != "NodePort":
+        return None
+    return next((int(p.node_port) for p in svc.spec.ports or [] if p.node_port), None)
+
+
+def service_view(dep: HelloDeployment) -> dict[str, Any]:
+    """``kubectl get svc hello-k8s`` and its ready endpoints."""
+    svc = dep.service()
+    if svc is None:
+        return {"exists": False}
+    port = (svc.spec.ports or [None])[0]
+    ready: list[str] = []
+    try:
+        eps = dep.cluster.core.read_namespaced_endpoints(NAME, dep.namespace)
+        for subset in eps.subsets or []:
+            ready += [f"{a.ip}:{p.port}" for a in subset.addresses or [] for p in subset.ports or []]
+    except ApiException:
+        pass
+    return {"exists": True, "type": svc.spec.type, "port": port.port if port else None,
+            "target_port": port.target_port if port else None, "node_port": port.node_port if port else None,
+            "selector": svc.spec.selector, "ready_endpoints": ready}
+
+
+def pod_answer(dep: HelloDeployment) -> dict[str, Any]:
+    """``GET /`` on one ready pod through the API server's pod proxy (works on any cluster, no port-forward)."""
+    ready = [p for p in pod_views(dep.pods()) if p.ready and not p.deleting]
+    if not ready:
+        return {"ok": False, "error": "no ready pod"}
+    try:
+        body = dep.cluster.core.connect_get_namespaced_pod_proxy_with_path(f"{ready[0].name}:{APP_PORT}", dep.namespace, "")
+    except ApiException as exc:
+        return {"ok": False, "pod": ready[0].name, "error": f"{exc.status} {exc.reason}"}
+    text = str(body).strip()
+    greeting = GREETING.search(text)
+    said = greeting.group(0) if greeting is not None else text[:120]
+    return {"ok": said == f"Hello from {ready[0].name}", "pod": ready[0].name, "body": said}
