@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import requests
 
 from pytest_orchlab.fixtures import Grade
 from pytest_orchlab.kube import verdicts
 from pytest_orchlab.kube.connect import Cluster, load_hint
-from pytest_orchlab.kube.deployment import GREETING, HelloDeployment, Readiness, node_port, pod_answer, pod_views, recent_events, service_view
+from pytest_orchlab.kube.deployment import HelloDeployment, Readiness, node_port, nodeport_answers, pod_answer, pod_views, recent_events, service_view
 from pytest_orchlab.kube.experiments import KubeRollout, KubeScale, PodWatch, delete_pod, undo
 from pytest_orchlab.measure.timeline import Timeline, summarize
 
@@ -50,17 +49,10 @@ def test_nodeport_exposed(orchlab_kube_ready: Readiness, orchlab_hello_k8s: Hell
 @pytest.mark.checkpoint("p3-nodeport-reachable", points=2, requires=["p3-nodeport-exposed"])
 def test_nodeport_reachable(orchlab_kube_cluster: Cluster, orchlab_hello_k8s: HelloDeployment, orchlab_grade: Grade) -> None:
     url = f"http://{orchlab_kube_cluster.node_address}:{node_port(orchlab_hello_k8s)}/"
-    answers = []
-    for _ in range(5):  # what `curl $(minikube service hello-k8s --url)` shows, five times
-        try:
-            r = requests.get(url, timeout=3)
-            greeting = GREETING.search(r.text)
-            answers.append({"status": r.status_code, "body": greeting.group(0) if greeting else r.text.strip()[:120]})
-        except requests.RequestException as exc:
-            answers.append({"error": type(exc).__name__})
+    answers, waited = nodeport_answers(url)  # what `curl $(minikube service hello-k8s --url)` shows, five times
     pods = [p.name for p in pod_views(orchlab_hello_k8s.pods())]
     target = service_view(orchlab_hello_k8s).get("target_port")
-    orchlab_grade(verdicts.nodeport_reachable(url, answers, pods, target), attach=evidence(orchlab_hello_k8s))
+    orchlab_grade(verdicts.nodeport_reachable(url, answers, pods, target, waited), attach=evidence(orchlab_hello_k8s))
 
 
 @pytest.mark.checkpoint("p3-scale-out", points=1, requires=["p3-nodeport-reachable"])

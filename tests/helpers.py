@@ -79,3 +79,14 @@ def crashed_run(run_id: str) -> str:
     proc.kill()
     proc.wait()
     return run_id
+
+
+def student_image(client: docker.DockerClient, tmp_path: Path) -> tuple[str, str]:
+    """The student's own simple-web:v1 under a tag of the test's own (so no simple-web image already here is touched)."""
+    tag = f"orchlab-test-student/simple-web:v1-{os.getpid()}"
+    context = tmp_path / "build"
+    context.mkdir()
+    (context / "app.py").write_text((SAMPLE / "phase1" / "app.py").read_text())
+    (context / "Dockerfile").write_text((SAMPLE / "phase1" / "Dockerfile").read_text().replace("python:3.9-slim", BASE_IMAGE))
+    image, _ = client.images.build(path=str(context), tag=tag, rm=True)
+    return tag, str(image.id)

@@ -196,21 +196,30 @@ def test_pytest_xdist_is_refused_with_a_reason(pytester: pytest.Pytester) -> Non
 
 
 def test_an_unrelated_project_is_untouched(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Installed but unused: no fixtures, Ryuk setting and SIGTERM handler as they were, bad settings ignored."""
+    """Installed but unused: no fixtures, Ryuk setting and SIGTERM handler as without the plugin, bad settings ignored."""
     monkeypatch.setenv("ORCHLAB_LANG", "fr")
     pytester.makepyfile(test_theirs='''
-import signal
+import json, signal, sys
 import pytest
 from testcontainers.core.config import testcontainers_config
 
 def test_untouched(request):
-    assert testcontainers_config.ryuk_disabled is False
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     with pytest.raises(pytest.FixtureLookupError):
         request.getfixturevalue("orchlab_grade")
+    handler = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or e.g. coverage's own handler when run under coverage
+    name = getattr(handler, "__module__", "") + "." + getattr(handler, "__qualname__", repr(handler))
+    seen = {"ryuk_disabled": testcontainers_config.ryuk_disabled, "sigterm": name}
+    open("seen-" + str(request.config.pluginmanager.has_plugin("orchlab")) + ".json", "w").write(json.dumps(seen))
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
-    result.assert_outcomes(passed=1)
+    with_plugin = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    with_plugin.assert_outcomes(passed=1)
+    without = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:orchlab")
+    without.assert_outcomes(passed=1)
+    import json
+
+    seen_with = json.loads((pytester.path / "seen-True.json").read_text())
+    assert seen_with == json.loads((pytester.path / "seen-False.json").read_text())
+    assert seen_with["ryuk_disabled"] is False
     fixtures = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
     assert fixtures.ret == pytest.ExitCode.OK and "orchlab_" not in fixtures.stdout.str()
 

@@ -153,15 +153,12 @@ class HelloDeployment:
         sweep_namespace(self.cluster, self.namespace, lambda run: run == self.run_id)
         if self.engine_client is not None:
             # A deleted pod's containers are stopped by the kubelet a moment later; leave none running behind.
-            flt = {"label": [f"{RUN_LABEL}={self.run_id}", f"io.kubernetes.pod.namespace={self.namespace}"]}
-            poll(lambda: not self.engine_client.containers.list(filters=flt), bool, timeout=30, interval=0.5)
+            poll(lambda: not self._pod_containers(), bool, timeout=30, interval=0.5)
             # Their pod sandboxes (the pause containers) stay behind, exited, until the kubelet's garbage
             # collection: those of this run's pods, now gone from the API, are removed here.
             alive = {p.metadata.name for p in self.cluster.core.list_namespaced_pod(self.namespace).items}
-            for ctr in self.engine_client.containers.list(all=True, filters={
-                    "status": "exited", "label": f"io.kubernetes.pod.namespace={self.namespace}"}):
-                pod = ctr.labels.get("io.kubernetes.pod.name", "")
-                if pod.startswith(f"{NAME}-") and pod in self._pods_seen and pod not in alive:
+            for ctr in self._pod_containers("exited"):
+                if ctr.labels.get("io.kubernetes.pod.name") not in alive:
                     ctr.remove(force=True)
 
     def _put_back(self) -> None:
@@ -170,6 +167,11 @@ class HelloDeployment:
             self.cluster.apps.patch_namespaced_deployment(NAME, self.namespace, body)
         except ApiException as exc:
             self.progress(f"orchlab: could not put {NAME} back ({exc.reason}); it had {self._restore['replicas']} replicas")
+
+    def _pod_containers(self, status: str = "running") -> list[Any]:
+        """Containers (app and sandbox) of this run's pods on the shared engine."""
+        found = self.engine_client.containers.list(all=True, filters={"status": status, "label": f"io.kubernetes.pod.namespace={self.namespace}"})
+        return [c for c in found if c.labels.get("io.kubernetes.pod.name") in self._pods_seen or c.labels.get(RUN_LABEL) == self.run_id]
 
     def service(self) -> k8s.V1Service | None:
         try:
@@ -336,3 +338,20 @@ def pod_answer(dep: HelloDeployment) -> dict[str, Any]:
     greeting = GREETING.search(text)
     said = greeting.group(0) if greeting is not None else text[:120]
     return {"ok": said == f"Hello from {ready[0].name}", "pod": ready[0].name, "body": said}
+
+
+def nodeport_answers(url: str, count: int = 5, wait_s: float = 20.0) -> tuple[list[dict[str, Any]], float]:
+    """``curl`` the NodePort ``count`` times, once it answers at all: kube-proxy programs a new service's
+    rules a moment after its endpoints are ready. Returns the answers and the seconds waited first."""
+    import requests
+
+    def get() -> dict[str, Any]:
+        try:
+            r = requests.get(url, timeout=3)
+        except requests.RequestException as exc:
+            return {"error": type(exc).__name__}
+        greeting = GREETING.search(r.text)
+        return {"status": r.status_code, "body": greeting.group(0) if greeting is not None else r.text.strip()[:120]}
+
+    first, waited = poll(get, lambda a: "status" in a, timeout=wait_s, interval=0.3)
+    return [first] + [get() for _ in range(count - 1)], waited

@@ -78,10 +78,10 @@ def nodeport_exposed(svc: dict[str, Any]) -> Verdict:
                            f"{len(svc['ready_endpoints'])} ready endpoint(s)"), ev)
 
 
-def nodeport_reachable(url: str, answers: list[dict[str, Any]], pods: list[str], target_port: Any) -> Verdict:
+def nodeport_reachable(url: str, answers: list[dict[str, Any]], pods: list[str], target_port: Any, waited_s: float = 0.0) -> Verdict:
     ok = [a for a in answers if a.get("status") == 200 and str(a.get("body", "")).startswith("Hello from ")]
     by = {a["body"].removeprefix("Hello from ").strip() for a in ok}
-    ev = {"url": url, "answers": answers[:5], "pods": pods, "target_port": target_port}
+    ev = {"url": url, "answers": answers[:5], "pods": pods, "target_port": target_port, "first_answer_after_s": round(waited_s, 1)}
     if ok and by <= set(pods):
         return Verdict(True, t(f"{url} 이 '{ok[0]['body']}' 로 응답 (파드 이름)", f"{url} answered '{ok[0]['body']}' (a pod's name)"), ev)
     seen = answers[0].get("body") or answers[0].get("error") if answers else "-"
@@ -89,7 +89,8 @@ def nodeport_reachable(url: str, answers: list[dict[str, Any]], pods: list[str],
               f"the service's targetPort ({target_port}) is not the 5000 the app listens on.")
             if str(target_port) not in ("5000", "None") else t("minikube service hello-k8s --url 이 보여주는 주소로 확인하세요.",
                                                                 "check the address minikube service hello-k8s --url prints."))
-    return Verdict(False, t(f"{url} 에서 'Hello from <파드>' 응답이 없습니다: {seen}", f"{url} did not answer 'Hello from <pod>': {seen}"), ev, hint)
+    return Verdict(False, t(f"{url} 에서 'Hello from <파드>' 응답이 없습니다 ({waited_s:.0f}초 기다림): {seen}",
+                            f"{url} did not answer 'Hello from <pod>' (waited {waited_s:.0f} s): {seen}"), ev, hint)
 
 
 def scale_out(s: KubeScale) -> Verdict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -12,7 +11,7 @@ import docker
 import pytest
 
 from pytest_orchlab.docker.engine import RUN_LABEL
-from tests.helpers import BASE_IMAGE, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until
+from tests.helpers import BASE_IMAGE, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until, student_image
 
 PHASE2 = ["p2-swarm-active", "p2-stack-deployed", "p2-policies-applied", "p2-scale-out", "p2-load-balanced",
           "p2-self-healing", "p2-rolling-update", "p2-rollback"]
@@ -145,13 +144,7 @@ def test_students_running_stack_is_checked_and_put_back(pytester: pytest.Pyteste
     if had_swarm and client.services.list(filters={"label": "com.docker.stack.namespace=webapp"}):
         pytest.fail("a 'webapp' stack already runs on this engine; this test deploys its own and will not touch that one")
     had_gwbridge = bool(client.networks.list(names=["docker_gwbridge"]))
-    # The student's image under a tag of this test's own, so no simple-web image already here is touched.
-    student_tag = f"orchlab-test-student/simple-web:v1-{os.getpid()}"
-    context = tmp_path / "build"
-    context.mkdir()
-    (context / "app.py").write_text((SAMPLE / "phase1" / "app.py").read_text())
-    (context / "Dockerfile").write_text((SAMPLE / "phase1" / "Dockerfile").read_text().replace("python:3.9-slim", BASE_IMAGE))
-    image, _ = client.images.build(path=str(context), tag=student_tag, rm=True)
+    student_tag, image_id = student_image(client, tmp_path)
     compose = tmp_path / "docker-compose.yml"
     compose.write_text((SAMPLE / "phase2" / "docker-compose.yml").read_text().replace("simple-web:v1", student_tag))
     if not had_swarm:
@@ -176,9 +169,9 @@ def test_students_running_stack_is_checked_and_put_back(pytester: pytest.Pyteste
             ctr.remove(force=True)
         if not had_swarm:
             client.swarm.leave(force=True)
-        for ctr in client.containers.list(all=True, filters={"ancestor": image.id}):
+        for ctr in client.containers.list(all=True, filters={"ancestor": image_id}):
             ctr.remove(force=True)
-        client.images.remove(image.id, force=True)
+        client.images.remove(image_id, force=True)
         if not had_gwbridge and not had_swarm:
             for net in client.networks.list(names=["docker_gwbridge"]):
                 net.remove()

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import docker
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from pytest_orchlab.cli import main
 from pytest_orchlab.docker.engine import RUN_LABEL
 from pytest_orchlab.kube.cluster import kubeconfig_path
-from pytest_orchlab.kube.connect import find_cluster
-from tests.helpers import BASE_IMAGE, ROOT, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until
+from pytest_orchlab.kube.connect import Cluster, find_cluster
+from pytest_orchlab.measure.waiting import poll
+from tests.helpers import ROOT, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until, student_image
 
 PHASE3 = ["p3-cluster-ready", "p3-deployment-ready", "p3-nodeport-exposed", "p3-nodeport-reachable",
           "p3-scale-out", "p3-self-healing", "p3-rolling-update", "p3-rollback"]
@@ -86,12 +88,7 @@ def test_readiness_variant_updates_without_failed_requests(cluster: None, pytest
 
 def test_students_own_hello_k8s_is_graded_in_place_and_put_back(cluster: None, pytester: pytest.Pytester,
                                                                   client: docker.DockerClient, tmp_path: Path) -> None:
-    student_tag = f"orchlab-test-student/simple-web:v1-{os.getpid()}"
-    context = tmp_path / "build"
-    context.mkdir()
-    (context / "app.py").write_text((SAMPLE / "phase1" / "app.py").read_text())
-    (context / "Dockerfile").write_text((SAMPLE / "phase1" / "Dockerfile").read_text().replace("python:3.9-slim", BASE_IMAGE))
-    image, _ = client.images.build(path=str(context), tag=student_tag, rm=True)
+    student_tag, image_id = student_image(client, tmp_path)
     k8s = find_cluster(str(kubeconfig_path()))
     from pytest_orchlab.kube.deployment import lab_deployment, lab_service
 
@@ -108,14 +105,27 @@ def test_students_own_hello_k8s_is_graded_in_place_and_put_back(cluster: None, p
         assert RUN_LABEL not in (dep.metadata.labels or {})
         assert k8s.core.read_namespaced_service("hello-k8s", "default") is not None
     finally:
-        k8s.apps.delete_namespaced_deployment("hello-k8s", "default", grace_period_seconds=0, _preload_content=False)
-        k8s.core.delete_namespaced_service("hello-k8s", "default", _preload_content=False)
-        for pod in k8s.core.list_namespaced_pod("default", label_selector="app=hello-k8s").items:
-            k8s.core.delete_namespaced_pod(pod.metadata.name, "default", grace_period_seconds=0, _preload_content=False)
-        from pytest_orchlab.measure.waiting import poll
+        remove_students_hello(k8s)
+        poll(lambda: not client.containers.list(filters={"ancestor": image_id}), bool, timeout=60, interval=0.5)
+        client.images.remove(image_id, force=True)
 
-        poll(lambda: not client.containers.list(filters={"ancestor": image.id}), bool, timeout=60, interval=0.5)
-        client.images.remove(image.id, force=True)
+
+def remove_students_hello(k8s: Cluster) -> None:
+    """As the student would: scale to 0 (so no new pod is made meanwhile), delete, and wait until no pod is left."""
+    k8s.apps.patch_namespaced_deployment_scale("hello-k8s", "default", {"spec": {"replicas": 0}})
+    k8s.apps.delete_namespaced_deployment("hello-k8s", "default", propagation_policy="Foreground", _preload_content=False)
+    k8s.core.delete_namespaced_service("hello-k8s", "default", _preload_content=False)
+    for pod in k8s.core.list_namespaced_pod("default", label_selector="app=hello-k8s").items:
+        try:
+            k8s.core.delete_namespaced_pod(pod.metadata.name, "default", grace_period_seconds=0, _preload_content=False)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    gone, _ = poll(lambda: not k8s.core.list_namespaced_pod("default", label_selector="app=hello-k8s").items, bool, timeout=60, interval=0.5)
+    assert gone, "the student's hello-k8s pods did not go away"
+    stopped, _ = poll(lambda: not docker.from_env().containers.list(filters={"label": "io.kubernetes.pod.namespace=default"}),
+                      bool, timeout=60, interval=0.5)
+    assert stopped, "the student's pod containers did not stop"
 
 
 def _phase3_manifest(lab: Path, old: str, new: str) -> None:
