@@ -150,10 +150,12 @@ class HelloDeployment:
         if self.adopted:
             self._put_back()
             return
-        sweep_namespace(self.cluster, self.namespace, lambda run: run == self.run_id)
+        sweep_namespace(self.cluster, self.namespace, lambda run: run == self.run_id, self._pods_seen)
         if self.engine_client is not None:
             # A deleted pod's containers are stopped by the kubelet a moment later; leave none running behind.
-            poll(lambda: not self._pod_containers(), bool, timeout=30, interval=0.5)
+            running, _ = poll(self._pod_containers, lambda found: not found, timeout=30, interval=0.5)
+            for ctr in running:  # the kubelet did not stop them in time: they belong to pods of this run, now gone
+                ctr.remove(force=True)
             # Their pod sandboxes (the pause containers) stay behind, exited, until the kubelet's garbage
             # collection: those of this run's pods, now gone from the API, are removed here.
             alive = {p.metadata.name for p in self.cluster.core.list_namespaced_pod(self.namespace).items}
@@ -188,21 +190,26 @@ class HelloDeployment:
         return found
 
 
-def sweep_namespace(cluster: Cluster, namespace: str, select: Any) -> list[str]:
-    """Remove this run's (or dead runs') labelled deployments and services, and their pods at once."""
+def sweep_namespace(cluster: Cluster, namespace: str, select: Any, pods_deleted: set[str] | None = None) -> list[str]:
+    """Remove this run's (or dead runs') labelled deployments and services, and their pods at once.
+
+    The names of the pods deleted on the way are added to ``pods_deleted``.
+    """
     removed = []
     for dep in cluster.apps.list_namespaced_deployment(namespace, label_selector=RUN_LABEL).items:
         if select(dep.metadata.labels[RUN_LABEL]):
-            cluster.apps.delete_namespaced_deployment(dep.metadata.name, namespace, propagation_policy="Background", _preload_content=False)
-            removed.append(f"deployment {dep.metadata.name}")
+            name = dep.metadata.name
             selector = ",".join(f"{k}={v}" for k, v in (dep.spec.selector.match_labels or {}).items())
-            # The app ignores SIGTERM (python as PID 1): without this each pod would wait out its 30 s grace period.
-            for pod in cluster.core.list_namespaced_pod(namespace, label_selector=selector).items:
-                try:
-                    cluster.core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0, _preload_content=False)
-                except ApiException:
-                    pass
-            poll(functools.partial(_no_pods, cluster, namespace, selector), bool, timeout=60, interval=0.5)
+            # Foreground: the deployment and then its ReplicaSets are marked deleted, so their controllers stop
+            # replacing pods, and the deployment object goes last, after its pods.
+            try:
+                cluster.apps.delete_namespaced_deployment(name, namespace, propagation_policy="Foreground", _preload_content=False)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+            removed.append(f"deployment {name}")
+            gone = functools.partial(_deployment_gone, cluster, namespace, name, selector, pods_deleted if pods_deleted is not None else set())
+            poll(gone, bool, timeout=60, interval=0.5)
     for svc in cluster.core.list_namespaced_service(namespace, label_selector=RUN_LABEL).items:
         if select(svc.metadata.labels[RUN_LABEL]):
             cluster.core.delete_namespaced_service(svc.metadata.name, namespace, _preload_content=False)
@@ -210,8 +217,26 @@ def sweep_namespace(cluster: Cluster, namespace: str, select: Any) -> list[str]:
     return removed
 
 
-def _no_pods(cluster: Cluster, namespace: str, selector: str) -> bool:
-    return not cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+def _deployment_gone(cluster: Cluster, namespace: str, name: str, selector: str, pods_deleted: set[str]) -> bool:
+    """Delete the deployment's pods still there (also one a ReplicaSet made a moment ago); True once all are gone."""
+    pods = cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+    for pod in pods:
+        pods_deleted.add(pod.metadata.name)
+        # The app ignores SIGTERM (python as PID 1): without grace 0 each pod would wait out its 30 s grace period.
+        try:
+            cluster.core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0, _preload_content=False)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    if pods:
+        return False
+    try:
+        cluster.apps.read_namespaced_deployment(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return False
 
 
 @dataclass(frozen=True)
@@ -325,19 +350,27 @@ def service_view(dep: HelloDeployment) -> dict[str, Any]:
             "selector": svc.spec.selector, "ready_endpoints": ready}
 
 
-def pod_answer(dep: HelloDeployment) -> dict[str, Any]:
-    """``GET /`` on one ready pod through the API server's pod proxy (works on any cluster, no port-forward)."""
-    ready = [p for p in pod_views(dep.pods()) if p.ready and not p.deleting]
-    if not ready:
-        return {"ok": False, "error": "no ready pod"}
-    try:
-        body = dep.cluster.core.connect_get_namespaced_pod_proxy_with_path(f"{ready[0].name}:{APP_PORT}", dep.namespace, "")
-    except ApiException as exc:
-        return {"ok": False, "pod": ready[0].name, "error": f"{exc.status} {exc.reason}"}
-    text = str(body).strip()
-    greeting = GREETING.search(text)
-    said = greeting.group(0) if greeting is not None else text[:120]
-    return {"ok": said == f"Hello from {ready[0].name}", "pod": ready[0].name, "body": said}
+def pod_answer(dep: HelloDeployment, wait_s: float = 10.0) -> dict[str, Any]:
+    """``GET /`` on one ready pod through the API server's pod proxy (works on any cluster, no port-forward).
+
+    Without a readinessProbe a pod is Ready as soon as its container started, a moment before Flask
+    listens: while the proxy cannot connect, ask again for up to ``wait_s`` s; the answer records the wait.
+    """
+    def ask() -> dict[str, Any]:
+        ready = [p for p in pod_views(dep.pods()) if p.ready and not p.deleting]
+        if not ready:
+            return {"ok": False, "error": "no ready pod"}
+        try:
+            body = dep.cluster.core.connect_get_namespaced_pod_proxy_with_path(f"{ready[0].name}:{APP_PORT}", dep.namespace, "")
+        except ApiException as exc:
+            return {"ok": False, "pod": ready[0].name, "error": f"{exc.status} {exc.reason}"}
+        text = str(body).strip()
+        greeting = GREETING.search(text)
+        said = greeting.group(0) if greeting is not None else text[:120]
+        return {"ok": said == f"Hello from {ready[0].name}", "pod": ready[0].name, "body": said}
+
+    answer, waited = poll(ask, lambda a: "body" in a, timeout=wait_s, interval=0.5)
+    return {**answer, "waited_s": round(waited, 1)}
 
 
 def nodeport_answers(url: str, count: int = 5, wait_s: float = 20.0) -> tuple[list[dict[str, Any]], float]:
