@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 
 from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR
+from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, build_base_image
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine
 
@@ -61,6 +63,89 @@ def _bench(args: argparse.Namespace) -> str:
     return "\n".join(lines + table(rows))
 
 
+class Invalid(OrchlabError):
+    """A check that ran and said no (exit 1, not a usage error)."""
+
+
+def _verify(args: argparse.Namespace) -> str:
+    import json
+    import os
+
+    from pytest_orchlab.results.signing import KEY_ENV, verify
+
+    key = os.environ.get(KEY_ENV, "").encode()
+    if not key:
+        raise OrchlabError(t(f"{KEY_ENV} 가 없습니다: 보고서에 서명한 과정의 키를 설정하세요.",
+                             f"{KEY_ENV} is not set: export the course key the reports were signed with."))
+    lines, bad = [], 0
+    for path in args.reports:
+        try:
+            data = json.loads(open(path, encoding="utf-8").read())
+        except (OSError, ValueError) as exc:
+            lines.append(f"{path}: INVALID: cannot read it as JSON ({exc})")
+            bad += 1
+            continue
+        check = verify(data, key)
+        bad += not check.valid
+        who = f" (run {data.get('run_id')}, engine {str((data.get('engine') or {}).get('id') or '?')[:12]}, " \
+              f"score {(data.get('score') or {}).get('earned')}/{(data.get('score') or {}).get('possible')})" if check.valid else ""
+        lines.append(f"{path}: {check.describe()}{who}")
+    if bad:
+        raise Invalid(t("\n".join(lines), "\n".join(lines)))
+    return "\n".join(lines)
+
+
+def _grade(args: argparse.Namespace) -> str:
+    import json
+    from pathlib import Path
+
+    from pytest_orchlab.grading import roster, summary
+    from pytest_orchlab.grading.runner import ClassRun, lab_command
+    from pytest_orchlab.plugin import lab_suite
+    from pytest_orchlab.results.formats import parse
+
+    for spec in args.format:
+        try:
+            parse(spec)
+        except ValueError as exc:
+            raise OrchlabError(t(str(exc), str(exc))) from None
+    students = roster.from_roster(Path(args.roster)) if args.roster else roster.from_class_dir(Path(args.class_dir))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    extra = list(args.pytest_args)
+    run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
+                   formats=args.format, progress=lambda line: print(line, flush=True), jobs=args.jobs)
+    began = time.monotonic()
+    if args.jobs > 1:
+        # Several runs on one engine share one swarm: made once here (when off) and left at the end, so every
+        # student's run sees the same thing a run of its own would (a swarm orchlab initialised: 0 points).
+        from pytest_orchlab.docker.sweep import RunLock
+        from pytest_orchlab.swarm.cluster import Swarm
+
+        engine = Engine.connect()
+        with RunLock(engine.run_id), Swarm(engine, progress=lambda line: print(line, flush=True)):
+            outcomes = run.run_all()
+    else:
+        outcomes = run.run_all()
+    wall = time.monotonic() - began
+    rows = [summary.Row(o.student.id, o.status, o.report, o.reason) for o in outcomes]
+    (out / "class.csv").write_text(summary.class_csv(rows))
+    (out / "class.md").write_text(summary.class_md(rows))
+    (out / "class.json").write_text(json.dumps(
+        [{"student": o.student.id, "lab_dir": str(o.student.lab_dir), "status": o.status, "reason": o.reason,
+          "seconds": round(o.seconds, 1), "report": str(o.folder / "report.json") if o.report else None} for o in outcomes],
+        ensure_ascii=False, indent=2) + "\n")
+    written = ["class.csv", "class.md", "class.json"]
+    try:
+        summary.class_png(rows, out / "class.png")
+        written.append("class.png")
+    except ImportError:
+        written.append("no class.png: matplotlib is not installed (pip install 'pytest-orchlab[grade]')")
+    crashed = sum(o.status == "crashed" for o in outcomes)
+    return (f"graded {len(outcomes)} students ({sum(o.status == 'resumed' for o in outcomes)} kept from before, {crashed} crashed) "
+            f"in {wall:.0f} s with {args.jobs} job(s) into {out}: " + ", ".join(written))
+
+
 def _cluster(args: argparse.Namespace) -> str:
     from pytest_orchlab.kube import cluster
 
@@ -95,9 +180,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds per tool and level (medians are printed)")
     p.set_defaults(fn=_bench)
+    p = sub.add_parser("grade", help="grade a whole class: one isolated lab run per student, then class.csv, class.md and class.png",
+                       usage="orchlab grade (CLASS_DIR | --roster CSV) --out DIR [options] [-- PYTEST_ARGS...]",
+                       epilog="Whatever follows -- goes to every student's pytest, e.g. -- -m phase1.")
+    p.add_argument("class_dir", nargs="?", help="one sub-folder per student; the folder's name is the student's id")
+    p.add_argument("--roster", help="a CSV with the columns student and lab_dir, instead of a class folder")
+    p.add_argument("--out", required=True, help="where every student's report and the class files go")
+    p.add_argument("--format", action="append", default=[], metavar="FORMAT[:NAME]",
+                   help="also write each student's results for a grader (gradescope, classroom, prairielearn, junit, markdown)")
+    p.add_argument("--regrade", action="store_true", help="grade again students whose report is newer than their lab folder")
+    p.add_argument("--jobs", type=int, default=1, help="grade N students at once on this engine (own names and ports each; "
+                   "CPU measurements and Phase 3 take turns)")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds one student's run may take before it is interrupted")
+    p.set_defaults(fn=_grade, pytest_args=[])  # what follows `--` goes to every student's pytest (e.g. -m phase1)
+    p = sub.add_parser("verify", help="check signed reports (ORCHLAB_SIGNING_KEY): valid, or exactly which values were changed")
+    p.add_argument("reports", nargs="+", metavar="REPORT")
+    p.set_defaults(fn=_verify)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:  # everything after `--` is the students' pytest arguments, untouched by argparse
+        argv, rest = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     args = parser.parse_args(argv)
+    if rest and args.command != "grade":
+        parser.error(f"{args.command} takes no arguments after --")
+    args.pytest_args = rest if args.command == "grade" else []
+    if args.command == "grade" and not (args.class_dir or args.roster):
+        parser.error("grade needs a CLASS_DIR or --roster CSV")
     try:
         print(args.fn(args))
+    except Invalid as exc:
+        print(exc.render("en"))
+        return 1
     except OrchlabError as exc:
         print(f"orchlab {args.command}: {exc.render('en')}", file=sys.stderr)
         return 2

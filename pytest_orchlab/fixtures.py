@@ -16,11 +16,12 @@ import pytest
 
 from pytest_orchlab.core.errors import LabInputError, NotGradable
 from pytest_orchlab.core.labdir import LabFolder
+from pytest_orchlab.core.names import LabNames
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.container import WebContainer
 from pytest_orchlab.docker.engine import Engine
 from pytest_orchlab.docker.image import IMAGE_STEP, BuiltImage, ImageBuilder
-from pytest_orchlab.docker.sweep import RunLock, forget_dead_runs, run_alive, sweep
+from pytest_orchlab.docker.sweep import RunLock, TurnLock, forget_dead_runs, run_alive, sweep
 from pytest_orchlab.kube.connect import Cluster, find_cluster, load_image, shares_engine
 from pytest_orchlab.kube.deployment import HelloDeployment, Readiness, node_port, wait_available
 from pytest_orchlab.kube.experiments import KubeRollout, KubeScale, PodWatch, set_image
@@ -37,7 +38,7 @@ from pytest_orchlab.swarm.probe import NetworkProbe
 from pytest_orchlab.swarm.rollout import Rollout, update_image
 from pytest_orchlab.swarm.scaling import ScaleOut, scale_out
 from pytest_orchlab.swarm.service import EventLog, spec_summary, wait_running
-from pytest_orchlab.swarm.stack import SERVICE, Stack
+from pytest_orchlab.swarm.stack import Stack
 from pytest_orchlab.swarm.verdicts import Deployment
 
 
@@ -94,7 +95,9 @@ def orchlab_lab_image(orchlab_lab_folder: LabFolder, orchlab_image_builder: Imag
 @pytest.fixture(scope="module")
 def orchlab_web_app(request: pytest.FixtureRequest, orchlab_docker_engine: Engine, orchlab_lab_image: BuiltImage) -> Iterator[WebContainer]:
     """``docker run -d --name web-app -p 8080:5000 simple-web:v1``, labelled and removed afterwards."""
-    with WebContainer(orchlab_docker_engine, orchlab_lab_image, progress=_state(request).progress) as web:
+    names = LabNames(_state(request).settings.instance)
+    with WebContainer(orchlab_docker_engine, orchlab_lab_image, name=names.container, host_port=names.host_port,
+                      progress=_state(request).progress) as web:
         yield web
 
 
@@ -116,7 +119,9 @@ def orchlab_load_profile() -> LoadProfile:
 @pytest.fixture(scope="module")
 def orchlab_saturation(request: pytest.FixtureRequest, orchlab_web_app: WebContainer, orchlab_load_profile: LoadProfile) -> Saturation:
     """One load sweep against ``web_app``: idle baseline, then rising concurrency with CPU sampled."""
-    return measure_saturation(_serving(orchlab_web_app), orchlab_load_profile, _state(request).progress)
+    # CPU is measured one run at a time on a machine: several students graded at once queue here.
+    with TurnLock("cpu", _state(request).progress):
+        return measure_saturation(_serving(orchlab_web_app), orchlab_load_profile, _state(request).progress)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +190,8 @@ def orchlab_webapp_stack(request: pytest.FixtureRequest, orchlab_docker_engine: 
                          orchlab_lab_image: BuiltImage) -> Iterator[Stack]:
     """Stack ``webapp`` from the student's ``phase2/docker-compose.yml`` (a labelled copy using the built
     ``simple-web:v1``), or the student's own running ``webapp`` stack, put back as found at the end."""
-    with Stack(orchlab_docker_engine, orchlab_lab_folder, {"simple-web:v1": orchlab_lab_image.tag}, _state(request).progress) as stack:
+    with Stack(orchlab_docker_engine, orchlab_lab_folder, {"simple-web:v1": orchlab_lab_image.tag}, _state(request).progress,
+               LabNames(_state(request).settings.instance)) as stack:
         yield stack
 
 
@@ -200,7 +206,13 @@ def orchlab_deployment(request: pytest.FixtureRequest, orchlab_docker_engine: En
     for net_id in spec["networks"]:
         net = orchlab_docker_engine.client.networks.get(net_id)
         drivers[net.name] = net.attrs.get("Driver", "")
-    mesh = check_routing_mesh(orchlab_docker_engine.published_host, 8080) if rows else MeshCheck(False, ["no task running"], None, 0.0)
+    port = orchlab_webapp_stack.lab_port
+    mesh = check_routing_mesh(orchlab_docker_engine.published_host, port) if rows else MeshCheck(False, ["no task running"], None, 0.0)
+    if orchlab_webapp_stack.published:
+        # One of several runs on one engine published the lab's 8080 elsewhere: judge what the student wrote.
+        back = {moved: lab for lab, moved in orchlab_webapp_stack.published.items()}
+        spec["ports"] = [{**p, "PublishedPort": back.get(p.get("PublishedPort"), p.get("PublishedPort"))} for p in spec["ports"]]
+        spec["published_as"] = dict(orchlab_webapp_stack.published)
     return Deployment(len(rows), waited, spec, drivers, mesh, rows)
 
 
@@ -243,7 +255,7 @@ def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine
         raise LabInputError(t("webapp_web 작업이 실행되지 않아 측정할 수 없습니다.", "webapp_web has no running task to measure."),
                             t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
     if orchlab_deployment.mesh.works:
-        with HostProbe(orchlab_docker_engine.published_host, 8080, timeline, clock=orchlab_docker_engine.now,
+        with HostProbe(orchlab_docker_engine.published_host, orchlab_webapp_stack.lab_port, timeline, clock=orchlab_docker_engine.now,
                        what="published port (ingress routing mesh)"):
             yield timeline
         return
@@ -261,7 +273,7 @@ def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine
               "remove your stack with `docker stack rm webapp` and orchlab deploys and measures its own copy."),
         )
     image = state.settings.base_image or orchlab_lab_image.tag
-    with NetworkProbe(orchlab_docker_engine, image, network, SERVICE, timeline) as probe:
+    with NetworkProbe(orchlab_docker_engine, image, network, orchlab_webapp_stack.names.service, timeline) as probe:
         if not timeline.wait_for(1, 0, 15.0):
             raise NotGradable(
                 t(f"오버레이 네트워크 프로브가 15초 안에 아무것도 보고하지 않았습니다. 로그: {probe.logs()}",
@@ -292,8 +304,9 @@ def orchlab_hello_k8s(request: pytest.FixtureRequest, orchlab_kube_cluster: Clus
     state = _state(request)
     state.progress("orchlab: " + load_image(orchlab_kube_cluster, orchlab_docker_engine.client, orchlab_lab_image.tag).en)
     shared = orchlab_docker_engine.client if shares_engine(orchlab_kube_cluster, orchlab_docker_engine.client) else None
-    with HelloDeployment(orchlab_kube_cluster, orchlab_lab_folder, orchlab_lab_image.tag, state.run_id,
-                         progress=state.progress, engine_client=shared) as dep:
+    # hello-k8s is one name in one namespace: several students graded at once take Phase 3 in turn.
+    with TurnLock("kube", state.progress), HelloDeployment(orchlab_kube_cluster, orchlab_lab_folder, orchlab_lab_image.tag, state.run_id,
+                                                           progress=state.progress, engine_client=shared) as dep:
         yield dep
 
 

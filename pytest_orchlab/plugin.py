@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_orchlab.settings import add_options, lab_requested
+from pytest_orchlab.settings import add_options, lab_formats, lab_requested
+
+JUNIT_DEFAULT = "orchlab-junit.xml"
 
 CHECKPOINT_HELP = (
     "checkpoint(id, *, points=1, requires=(), phase=None, title=None): a graded lab checklist item with a stable id; "
@@ -37,7 +39,13 @@ def lab_suite() -> Path:
     return Path(__file__).resolve().parent.parent / "checkpoints"
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Before pytest's junitxml plugin reads its path: `--lab-format junit[:PATH]` is its `--junitxml`.
+    if config.getoption("lab_format", None) or lab_requested(config):
+        junit = [path for name, path in lab_formats(config) if name == "junit"]
+        if junit and not getattr(config.option, "xmlpath", None):
+            config.option.xmlpath = junit[0] or JUNIT_DEFAULT
     for phase, what in ((1, "single container"), (2, "Docker Swarm"), (3, "Kubernetes")):
         config.addinivalue_line("markers", f"phase{phase}: lab Phase {phase} ({what}) checkpoints")
     config.addinivalue_line("markers", CHECKPOINT_HELP)

@@ -56,6 +56,7 @@ class LabState:
     phase_spans: dict[int, list[float]] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = print
+    written: list[str] = field(default_factory=list)
 
 
 STATE = pytest.StashKey[LabState]()
@@ -229,12 +230,21 @@ class LabSession:
             step = BY_ID[cp.id].step.render(lang) if cp.id in BY_ID else ""
             hint = f"{step} — {hint}" if step else hint
         credit = verdict.credit if verdict is not None and outcome == "passed" else 1.0
+        earned = cp.points * credit if outcome == "passed" else 0
         state.report.results[cp.id] = Result(cp.id, cp.phase, outcome, message, evidence, hint, cp.points,
-                                             state.durations[cp.id], title=cp.title,
-                                             earned=cp.points * credit if outcome == "passed" else 0)
+                                             state.durations[cp.id], title=cp.title, earned=earned)
+        # pytest's --junitxml writes the item's properties with its teardown report: each testcase then carries
+        # the checkpoint's own outcome (not gradable and blocked stay apart from failed and skipped) and points.
+        item.user_properties[:] = [p for p in item.user_properties if not str(p[0]).startswith("orchlab_")]
+        item.user_properties += [(OUTCOME_KEY, outcome), ("orchlab_id", cp.id), ("orchlab_points", cp.points),
+                                 ("orchlab_earned", f"{earned:g}"), ("orchlab_message", message)]
+        if hint:
+            item.user_properties.append(("orchlab_hint", hint))
         return report
 
     def pytest_report_teststatus(self, report: pytest.TestReport | pytest.CollectReport) -> tuple[str, str, Any] | None:
+        if getattr(report, "when", None) == "teardown":
+            return None  # the teardown report carries the item's properties too; it is not another outcome
         outcome = dict(getattr(report, "user_properties", ())).get(OUTCOME_KEY)
         if outcome == "not-gradable":
             return "not gradable", "N", ("NOT GRADABLE", {"yellow": True})
@@ -266,8 +276,29 @@ class LabSession:
                 # What the engine itself needed (configured delays, grace periods, task starts), from its events.
                 report.timings[f"phase{phase}_engine_floor"] = floor
         report.timings["session"] = time.monotonic() - state.started
+        report.finished = time.time()
+        self.write_results()
+
+    def write_results(self) -> None:
+        """The JSON report (signed when ``ORCHLAB_SIGNING_KEY`` is set) and the grader formats asked for."""
+        import json
+        import os
+
+        from pytest_orchlab.results import formats
+        from pytest_orchlab.results.signing import KEY_ENV
+
+        state = self.state
+        key = os.environ.get(KEY_ENV, "").encode() or None
+        data = json.loads(json.dumps(state.report.to_json(), ensure_ascii=False, default=str))
         if state.settings.report:
-            report.write(Path(state.settings.report))
+            data = state.report.write(Path(state.settings.report), key)
+        for name, path in state.settings.formats:
+            if name == "junit":
+                continue  # pytest's junitxml writes it, with the properties added above
+            try:
+                state.written.append(f"{name}: {formats.write(name, path, data, dict(os.environ))}")
+            except OSError as exc:
+                state.written.append(f"{name}: could not write it: {exc}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self.state
@@ -281,6 +312,8 @@ class LabSession:
             terminalreporter.write_line("; ".join(state.report.cleanup), red=True)
         if state.settings.report:
             terminalreporter.write_line(f"report: {state.settings.report}")
+        for line in state.written:
+            terminalreporter.write_line(line)
 
 
 def activate(config: pytest.Config) -> LabState:

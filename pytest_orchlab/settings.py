@@ -20,6 +20,15 @@ LANGS = ("ko", "en")  # as pytest_orchlab.core.text, which this switch does not 
 PRECEDENCE = "Precedence: command line > environment variable > ini file > default."
 
 
+def instance_choice(value: str) -> str:
+    """``type=`` for ``--lab-instance``: lower-case letters, digits and dashes, at most 20."""
+    from pytest_orchlab.core.names import valid_instance
+
+    if not valid_instance(value):
+        raise pytest.UsageError(f"--lab-instance must be 1-20 lower-case letters, digits or dashes, not {value!r}")
+    return value
+
+
 def lang_choice(value: str) -> str:
     """``type=`` for ``--lab-lang``: a clean usage error instead of a traceback."""
     if value not in LANGS:
@@ -57,7 +66,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("--kubeconfig", "ORCHLAB_KUBECONFIG", None,
            "Phase 3: the kubeconfig file to use (else KUBECONFIG, ~/.kube/config, then the running orchlab cluster)"),
     Option("--kube-context", "ORCHLAB_KUBE_CONTEXT", None, "Phase 3: the kubeconfig context to use (default: its current context)"),
+    Option("--lab-instance", "ORCHLAB_INSTANCE", None,
+           "run as one of several lab runs on one engine (orchlab grade --jobs sets it): names get this suffix "
+           "(web-app-NAME, stack webapp-NAME) and published ports are chosen free", instance_choice),
 )
+
+
+FORMATS = ("gradescope", "classroom", "prairielearn", "junit", "markdown")  # as pytest_orchlab.results.formats
+FORMAT_ENV = "ORCHLAB_FORMATS"
+
+
+def format_choice(value: str) -> str:
+    """``type=`` for ``--lab-format FORMAT[:PATH]``."""
+    name = value.partition(":")[0].strip().lower()
+    if name not in FORMATS:
+        raise pytest.UsageError(f"--lab-format {value!r}: unknown format {name!r}; choose from {', '.join(FORMATS)} (FORMAT[:PATH])")
+    return value
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -66,6 +90,31 @@ def add_options(parser: pytest.Parser) -> None:
         help_text = f"{opt.help} [env {opt.env}, ini {opt.ini}]"
         group.addoption(opt.flag, dest=opt.dest, default=None, type=opt.check, help=help_text)
         parser.addini(opt.ini, help=help_text, default=None)
+    help_text = (f"also write the results for a grader: {', '.join(FORMATS)}; repeatable; PATH defaults per format "
+                 f"(junit is pytest's own --junitxml with each checkpoint's properties) [env {FORMAT_ENV}, comma-separated; "
+                 "ini orchlab_formats, one per line]")
+    group.addoption("--lab-format", dest="lab_format", action="append", default=None, type=format_choice,
+                    metavar="FORMAT[:PATH]", help=help_text)
+    parser.addini("orchlab_formats", help=help_text, type="linelist", default=[])
+
+
+def lab_formats(config: pytest.Config) -> list[tuple[str, str | None]]:
+    """The grader formats asked for: command line, else ``ORCHLAB_FORMATS``, else ini ``orchlab_formats``."""
+    given: list[str] = config.getoption("lab_format", None) or []
+    source = "command line"
+    if not given and os.environ.get(FORMAT_ENV):
+        given, source = [v for v in os.environ[FORMAT_ENV].split(",") if v.strip()], f"environment {FORMAT_ENV}"
+    if not given:
+        given, source = list(config.getini("orchlab_formats") or []), "ini orchlab_formats"
+    out = []
+    for spec in given:
+        try:
+            format_choice(spec)
+        except pytest.UsageError as exc:
+            raise pytest.UsageError(f"{exc} (from {source})") from None
+        name, _, path = spec.partition(":")
+        out.append((name.strip().lower(), path or None))
+    return out
 
 
 def lab_requested(config: pytest.Config) -> bool:
@@ -83,6 +132,8 @@ class Settings:
     sources: dict[str, str]
     kubeconfig: str | None = None
     kube_context: str | None = None
+    formats: tuple[tuple[str, str | None], ...] = ()
+    instance: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -113,4 +164,6 @@ class Settings:
             sources=sources,
             kubeconfig=values["kubeconfig"],
             kube_context=values["kube_context"],
+            formats=tuple(lab_formats(config)),
+            instance=values["lab_instance"],
         )

@@ -90,3 +90,18 @@ def student_image(client: docker.DockerClient, tmp_path: Path) -> tuple[str, str
     (context / "Dockerfile").write_text((SAMPLE / "phase1" / "Dockerfile").read_text().replace("python:3.9-slim", BASE_IMAGE))
     image, _ = client.images.build(path=str(context), tag=tag, rm=True)
     return tag, str(image.id)
+
+
+def class_folder(room: Path) -> Path:
+    """A class of six: the reference, its healthcheck variant, and four broken labs (as in test_phase1_lab)."""
+    import shutil
+
+    for sid, source in (("alice", SAMPLE), ("bora", SAMPLE / "variants" / "healthcheck"), ("chul", SAMPLE),
+                        ("dana", SAMPLE), ("eun", SAMPLE), ("finn", SAMPLE)):
+        shutil.copytree(source, room / sid, ignore=shutil.ignore_patterns("variants", "__pycache__"))
+    app = room / "chul" / "phase1" / "app.py"
+    app.write_text(app.read_text().replace("Hello from", "Hi from"))
+    dockerfile = room / "dana" / "phase1" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("RUN pip install flask", "RUN pip install flask && exit 3"))
+    shutil.rmtree(room / "eun" / "phase1")
+    return room

@@ -235,3 +235,44 @@ def test_no_cluster_at_all_is_not_gradable_with_the_fix(pytester: pytest.Pyteste
                                  "*Fix: start a cluster with minikube start (the lab's way) or `orchlab cluster up`*",
                                  "*1 not gradable, 7 blocked*"])
     assert "Traceback" not in result.stdout.str()
+
+
+# --- grader formats from a real pytest run (tests/formats_spec.py cites each platform's published format) ----
+
+BLOCKED = '''
+
+@pytest.mark.checkpoint("c-after-assert", points=2, requires=("c-plain-assert",))
+def test_after_assert(orchlab_grade):
+    orchlab_grade(Verdict(True, t("x", "x")))
+'''
+
+
+def test_every_format_from_one_run_is_what_its_platform_reads(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tests import formats_spec as spec
+
+    monkeypatch.setenv("GITHUB_OUTPUT", str(pytester.path / "gh_output"))
+    pytester.makepyfile(test_course=COURSE + BLOCKED)
+    out = pytester.path / "out"
+    result = pytester.runpytest_subprocess(
+        "test_course.py", "--lab-dir", str(pytester.path), "--lab-lang", "en", "-p", "no:cacheprovider", "-p", "no:randomly",
+        *(a for f in ("gradescope", "classroom", "prairielearn", "junit", "markdown") for a in ("--lab-format", f"{f}:{out}/{f}.out")))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    gradescope = json.loads((out / "gradescope.out").read_text())
+    assert spec.gradescope(gradescope) == [] and gradescope["score"] == 2.0
+    classroom = json.loads((out / "classroom.out").read_text())
+    assert spec.classroom(classroom) == [] and classroom["status"] == "error"
+    env = {"ORCHLAB_RESULTS": (pytester.path / "gh_output").read_text().strip().removeprefix("result=")}
+    assert spec.classroom_points(env, "orchlab") == (2.0, 6, True)
+    prairie = json.loads((out / "prairielearn.out").read_text())
+    assert spec.prairielearn(prairie) == [] and prairie["gradable"] is False  # c-no-verdict is not gradable
+    bad, cases = spec.junit((out / "junit.out").read_text())
+    assert bad == []
+    # Not gradable and blocked stay apart from failed and skipped in the JUnit file.
+    assert {k: v["orchlab_outcome"] for k, v in cases.items()} == {
+        "c-measured": "passed", "c-no-verdict": "not-gradable", "c-plain-assert": "failed", "c-after-assert": "blocked"}
+    assert cases["c-measured"]["orchlab_earned"] == "2" and cases["c-after-assert"]["orchlab_points"] == "2"
+    assert "expected 5 replicas" in cases["c-plain-assert"]["orchlab_message"]
+    markdown = (out / "markdown.out").read_text()
+    assert markdown.startswith("### orchlab: 2/6 points") and markdown.count("\n| ") == 5  # the header and four checkpoints

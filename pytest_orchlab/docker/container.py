@@ -74,11 +74,13 @@ class WebContainer:
         image: BuiltImage,
         *,
         name: str = LAB_NAME,
-        host_port: int = HOST_PORT,
+        host_port: int | None = HOST_PORT,
         ready_timeout: float = 15.0,
         progress: Progress = print,
     ) -> None:
-        self.engine, self.image, self.name, self.host_port = engine, image, name, host_port
+        # host_port None: the engine publishes on a free port (one of several runs on one engine).
+        self.engine, self.image, self.name, self.host_port = engine, image, name, host_port or 0
+        self._fixed_port = host_port is not None
         self.ready_timeout = ready_timeout
         self.progress = progress
         self._tc: DockerContainer | None = None
@@ -96,7 +98,7 @@ class WebContainer:
                     f"if it is yours from the lab, remove it with `docker rm -f {self.name}` and run again.",
                 ),
             )
-        if port_in_use(self.host_port):
+        if self._fixed_port and port_in_use(self.host_port):
             raise NotGradable(
                 t(
                     f"포트 {self.host_port} 을(를) 다른 프로세스가 이미 쓰고 있어 web-app을 게시할 수 없습니다.",
@@ -112,11 +114,14 @@ class WebContainer:
         self._check_free()
         self._tc = (
             DockerContainer(self.image.tag, name=self.name, labels=self.engine.labels, docker_client_kw=self.engine.client_kwargs())
-            .with_bind_ports(APP_PORT, self.host_port)
+            .with_bind_ports(APP_PORT, self.host_port if self._fixed_port else None)
         )
         try:
             with _without_ryuk():
                 self._tc.start()
+            if not self._fixed_port:
+                self.container.reload()
+                self.host_port = int(self.container.attrs["NetworkSettings"]["Ports"][f"{APP_PORT}/tcp"][0]["HostPort"])
             self.readiness = self.wait_ready(self.ready_timeout)
         except BaseException as exc:
             self.__exit__(type(exc), exc, exc.__traceback__)

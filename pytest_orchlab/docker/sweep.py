@@ -60,6 +60,37 @@ class RunLock:
             self._fd = None
 
 
+class TurnLock:
+    """One run at a time on this machine for what must not overlap (``cpu``: a CPU measurement; ``kube``: Phase 3).
+
+    A blocking ``flock`` on a shared file in the state folder: several runs of one teacher's
+    ``orchlab grade --jobs`` queue here, and a dead run's turn ends with its process.
+    """
+
+    def __init__(self, what: str, progress: Callable[[str], None] = print) -> None:
+        self.path = state_dir().parent / f"turn-{what}.lock"
+        self.what, self.progress = what, progress
+        self.waited_s = 0.0
+        self._fd: int | None = None
+
+    def __enter__(self) -> TurnLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.progress(f"orchlab: waiting for another run's {self.what} turn to end ...")
+            began = time.monotonic()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self.waited_s = time.monotonic() - began
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def run_started(run_id: str) -> float | None:
     """Epoch seconds a run id was made (``20261124T101500Z-ab12``, UTC), or None if it is not one of ours."""
     try:

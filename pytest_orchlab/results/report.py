@@ -64,6 +64,7 @@ class Report:
     lang: str
     lab_dir: str
     started: float = field(default_factory=time.time)
+    finished: float | None = None
     engine: dict[str, Any] = field(default_factory=dict)
     cluster: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Result] = field(default_factory=dict)
@@ -83,6 +84,7 @@ class Report:
             "lang": self.lang,
             "lab_dir": self.lab_dir,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.finished or time.time())),
             "engine": self.engine,
             "cluster": self.cluster,
             "score": {"earned": int(earned) if float(earned).is_integer() else earned, "possible": possible},
@@ -92,9 +94,16 @@ class Report:
             "cleanup": self.cleanup,
         }
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, key: bytes | None = None) -> dict[str, Any]:
+        """Write the JSON report, signed when a course key is given; returns what was written."""
+        from pytest_orchlab.results.signing import sign
+
+        data: dict[str, Any] = json.loads(json.dumps(self.to_json(), ensure_ascii=False, default=str))
+        if key:
+            data = sign(data, key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2, default=str) + "\n")
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return data
 
     def comparison(self) -> list[dict[str, Any]]:
         """Phase 2 beside Phase 3, when both ran: the same experiments on Swarm and on Kubernetes."""

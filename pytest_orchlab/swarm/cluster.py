@@ -10,7 +10,7 @@ import docker.errors
 
 from pytest_orchlab.core.errors import NotGradable
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import Engine, Progress
+from pytest_orchlab.docker.engine import RUN_LABEL, Engine, Progress
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,8 @@ class SwarmView:
     control_available: bool
     node_id: str
     nodes: list[dict[str, Any]]
-    initialized_by_run: bool
+    initialized_by_run: bool  # orchlab ran `docker swarm init` (this run, or the run that grades a class)
+    initialized_by: str | None = None
 
 
 class Swarm:
@@ -30,6 +31,7 @@ class Swarm:
     def __init__(self, engine: Engine, progress: Progress = print) -> None:
         self.engine, self.progress = engine, progress
         self.initialized = False
+        self.made_by: str | None = None  # the orchlab run that ran `docker swarm init`, when it was one
         self._had_gwbridge = True
 
     def __enter__(self) -> Swarm:
@@ -45,6 +47,7 @@ class Swarm:
                     raise
                 client.swarm.init(advertise_addr="127.0.0.1", labels=self.engine.labels)
             self.initialized = True
+            self.made_by = self.engine.run_id
         elif state != "active":
             raise NotGradable(
                 t(f"Swarm 상태가 '{state}' 입니다.", f"Swarm mode is in state '{state}'."),
@@ -56,6 +59,10 @@ class Swarm:
                   "This node is a swarm worker: stacks can only be deployed from a manager."),
                 t("매니저 노드에서 실행하세요.", "run on a manager node."),
             )
+        else:
+            # Another orchlab run's swarm (a teacher's `orchlab grade --jobs`): used, not left, and not the student's work.
+            client.swarm.reload()
+            self.made_by = (client.swarm.attrs.get("Spec", {}).get("Labels") or {}).get(RUN_LABEL)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -77,6 +84,7 @@ class Swarm:
              "leader": bool(n.attrs.get("ManagerStatus", {}).get("Leader"))}
             for n in client.nodes.list()
         ]
-        return SwarmView(info["LocalNodeState"], bool(info.get("ControlAvailable")), info.get("NodeID", ""), nodes, self.initialized)
+        return SwarmView(info["LocalNodeState"], bool(info.get("ControlAvailable")), info.get("NodeID", ""), nodes,
+                         self.made_by is not None, self.made_by)
 
 

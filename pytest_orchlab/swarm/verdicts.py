@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,8 @@ def _broken_sources(events_error: str | None, traffic_errors: list[str]) -> list
 
 def swarm_active(view: SwarmView) -> Verdict:
     me = next((n for n in view.nodes if view.node_id.startswith(n["id"])), None)
-    ev = {"state": view.state, "manager": view.control_available, "nodes": view.nodes, "initialized_by_run": view.initialized_by_run}
+    ev = {"state": view.state, "manager": view.control_available, "nodes": view.nodes, "initialized_by_run": view.initialized_by_run,
+          "initialized_by": view.initialized_by}
     if view.state == "active" and view.control_available and me and me["role"] == "manager" and me["state"] == "ready":
         if view.initialized_by_run:
             # The swarm works, but the student did not make it: orchlab ran `docker swarm init` itself.
@@ -71,6 +73,8 @@ def stack_deployed(d: Deployment) -> Verdict:
     ev = {"running": d.running, "desired": d.spec["replicas"], "converged_s": round(d.waited_s, 1), "ports": ports,
           "networks": d.network_drivers, "routing_mesh": d.mesh.works, "routing_mesh_seen": d.mesh.seen[-3:],
           "ipvs": d.mesh.ipvs, "engine_s": round(d.waited_s, 1)}
+    if d.spec.get("published_as"):
+        ev["published_as"] = d.spec["published_as"]  # one of several runs on one engine: where 8080 really went
     problems = []
     if d.running != LAB_REPLICAS or d.spec["replicas"] != LAB_REPLICAS:
         problems.append(t(f"실행 중 {d.running}/{d.spec['replicas']} (실습: 3/3)", f"{d.running}/{d.spec['replicas']} running (the lab: 3/3)"))
@@ -114,26 +118,53 @@ def scale_out(s: ScaleOut) -> Verdict:
                    t("docker service ps webapp_web 으로 실패한 작업을 보세요.", "look for failed tasks in docker service ps webapp_web."))
 
 
+GREETING_STEP = t("Phase 1 의 app.py: hello() 가 'Hello from {hostname}' 을 돌려주어야 어느 작업이 응답했는지 보입니다 (p1-container-serves).",
+                  "Phase 1's app.py: hello() must return 'Hello from {hostname}' for the answering task to be seen (p1-container-serves).")
+
+
 def load_balanced(b: Balance) -> Verdict:
+    """Requests spread over the tasks: by the hostname each answer names, else by the task address the engine gave.
+
+    The greeting is Phase 1's work. When the answers lack it, the spread is still judged where the task's
+    address was recorded (the DNS path); through the routing mesh nothing else tells tasks apart, so the
+    verdict blames the greeting, not the balancing.
+    """
     summary = summarize(b.samples)
-    dist = summary["by_task"]
+    ok = [s for s in b.samples if s.ok]
+    greeted = [s for s in ok if s.answered_by]
     need = LAB_REPLICAS
-    ev = {"path": b.path, "distribution": dist, "running_tasks": b.tasks, "requests": summary["requests"], "failed": summary["failed"],
-          "requested": b.requested}
+    ev = {"path": b.path, "distribution": summary["by_task"], "running_tasks": b.tasks, "requests": summary["requests"],
+          "failed": summary["failed"], "requested": b.requested}
     if b.traffic_errors or summary["requests"] < b.requested:
         ev["traffic_errors"] = b.traffic_errors
         return Verdict.unobserved(
             t(f"요청 {b.requested}개 중 {summary['requests']}개만 관찰했습니다 {b.traffic_errors or ''}",
               f"only {summary['requests']} of {b.requested} requests were observed {b.traffic_errors or ''}"), RERUN, ev)
+    dist, unit = summary["by_task"], t("작업", "tasks")
+    missing_greeting = bool(ok) and not greeted
+    if missing_greeting:
+        ev["greeting_missing"] = True
+        by_address = dict(Counter(s.address for s in ok if s.address))
+        if not by_address:
+            return Verdict(False, t(f"{len(ok)}개 요청이 200 으로 응답했지만 응답에 'Hello from <호스트명>' 이 없어 "
+                                    "어느 작업이 응답했는지 알 수 없습니다 (부하 분산 자체의 문제가 아닙니다).",
+                                    f"{len(ok)} requests answered 200, but no answer says 'Hello from <hostname>', so which "
+                                    "task answered cannot be seen (this is not a load-balancing fault)."), ev, GREETING_STEP)
+        dist, unit = by_address, t("작업 주소", "task addresses")
+        ev["distribution_by_address"] = by_address
     if len(dist) >= need:
         how = (t("(라우팅 메시 경유)", "(through the routing mesh)") if "routing mesh" in b.path else
                t("(라우팅 메시가 없어 엔진 DNS 가 섞어 준 tasks.webapp_web 응답의 첫 주소로 보냄: 엔진 자신의 분산)",
                  "(no routing mesh: each request went to the first address of the engine's own shuffled DNS answer for "
                  "tasks.webapp_web, so the spread is the engine's DNS round robin)"))
-        return Verdict(True, t(f"{summary['requests']}개 요청이 {len(dist)}개 작업에 분산 {how.ko}: {dist}",
-                               f"{summary['requests']} requests spread over {len(dist)} tasks {how.en}: {dist}"), ev)
-    return Verdict(False, t(f"응답한 작업이 {len(dist)}개뿐입니다: {dist}", f"only {len(dist)} task(s) answered: {dist}"), ev,
-                   t("여러 작업이 실행 중인지, 앱이 HOSTNAME을 출력하는지 확인하세요.", "check several tasks run and the app prints its HOSTNAME."))
+        note = t(" 단, 응답에 'Hello from <호스트명>' 이 없어 작업 주소로 셌습니다: Phase 1 의 app.py 를 고치세요.",
+                 " The answers lack 'Hello from <hostname>', so tasks were told apart by address: fix Phase 1's app.py.") \
+            if missing_greeting else t("", "")
+        return Verdict(True, t(f"{summary['requests']}개 요청이 {len(dist)}개 {unit.ko}에 분산 {how.ko}: {dist}.{note.ko}",
+                               f"{summary['requests']} requests spread over {len(dist)} {unit.en} {how.en}: {dist}.{note.en}"), ev)
+    return Verdict(False, t(f"응답한 {unit.ko}가 {len(dist)}개뿐입니다: {dist}", f"only {len(dist)} {unit.en} answered: {dist}"), ev,
+                   t("docker service ps webapp_web 으로 작업 3개가 실행 중인지 보세요.",
+                     "check with docker service ps webapp_web that three tasks run."))
 
 
 def self_healing(h: Healing) -> Verdict:

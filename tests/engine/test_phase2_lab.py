@@ -103,6 +103,23 @@ def test_update_parallelism_two(pytester: pytest.Pytester, lab_copy: Path, clien
     assert leftovers(client) == [] and swarm_state(client) == "inactive"
 
 
+def test_app_without_greeting_is_blamed_on_phase1_not_on_the_balancing(pytester: pytest.Pytester, lab_copy: Path,
+                                                                       client: docker.DockerClient) -> None:
+    # Every task answers 200 but "Hi from ...": the balancing is still measured, the greeting is blamed on Phase 1's step.
+    app = lab_copy / "phase1" / "app.py"
+    app.write_text(app.read_text().replace("Hello from", "Hi from"))
+    result, report = run_lab(pytester, lab_copy, "-m", "phase2", "-k", "load_balanced")
+    balance = by_id(report, "p2-load-balanced")
+    assert balance["evidence"]["greeting_missing"] is True, result.stdout.str()
+    if "routing mesh" in balance["evidence"]["path"]:
+        assert balance["outcome"] == "failed" and "not a load-balancing fault" in balance["message"]
+        assert "p1-container-serves" in balance["hint"]
+    else:
+        assert balance["outcome"] == "passed" and len(balance["evidence"]["distribution_by_address"]) >= 3
+        assert "fix Phase 1's app.py" in balance["message"] and "only 0" not in balance["message"]
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
 def test_yaml_that_does_not_parse(pytester: pytest.Pytester, lab_copy: Path, client: docker.DockerClient) -> None:
     _compose(lab_copy, "    deploy:\n", "    deploy\n")
     result, report = run_lab(pytester, lab_copy, "-m", "phase2")

@@ -48,3 +48,25 @@ def test_missing_web_service(tmp_path: Path) -> None:
     other.write_text("services:\n  api:\n    image: x\n")
     with pytest.raises(LabInputError, match="no services.web"):
         read_compose(other)
+
+
+def test_one_of_several_runs_moves_only_the_labs_published_port() -> None:
+    from pytest_orchlab.swarm.stack import remap_published
+
+    moved = {8080: 20123}
+    assert remap_published(["8080:5000", "9000:9000", "127.0.0.1:8080:5000/tcp"], moved) == ["20123:5000", "9000:9000", "127.0.0.1:20123:5000/tcp"]
+    assert remap_published([{"published": 8080, "target": 5000}, {"published": "8081", "target": 5000}], moved) == [
+        {"published": 20123, "target": 5000}, {"published": "8081", "target": 5000}]
+    assert remap_published(["8080:5000"], {}) == ["8080:5000"]
+    doc = read_compose(SAMPLE / "phase2" / "docker-compose.yml")
+    out = prepare_compose(doc, {}, LABELS, moved)
+    assert out["services"]["web"]["ports"] == ["20123:5000"] and doc["services"]["web"]["ports"] == ["8080:5000"]
+
+
+def test_lab_names_for_a_student_and_for_an_instance() -> None:
+    from pytest_orchlab.core.names import LabNames, valid_instance
+
+    assert (LabNames().container, LabNames().host_port, LabNames().service) == ("web-app", 8080, "webapp_web")
+    inst = LabNames("g3")
+    assert (inst.container, inst.host_port, inst.stack, inst.service) == ("web-app-g3", None, "webapp-g3", "webapp-g3_web")
+    assert valid_instance("g12") and not valid_instance("G1") and not valid_instance("a" * 21) and not valid_instance("-x")

@@ -84,3 +84,31 @@ def test_swarm_and_kubernetes_side_by_side() -> None:
     assert rows == {"rolling update to v2 (s)": (139.0, 5.4), "failed requests in the update": (12, 0)}
     assert "  rolling update to v2 (s): 139.0 ↔ 5.4" in report.checklist()
     assert report.to_json()["swarm_vs_kubernetes"][0]["measure"] == "rolling update to v2 (s)"
+
+
+def _balance(replies: list[Reply]) -> Any:
+    from pytest_orchlab.swarm.scaling import Balance
+
+    return Balance("probe on the overlay network (tasks.webapp_web DNS)", replies, ["a", "b", "c"])
+
+
+def test_balance_is_judged_by_hostname_when_the_greeting_names_it() -> None:
+    replies = [Reply(i, 0.01, status=200, greeting="Hello", answered_by="abc"[i % 3], address=f"10.0.1.{i % 3}") for i in range(30)]
+    verdict = judge.load_balanced(_balance(replies))
+    assert verdict.passed and verdict.evidence["distribution"] == {"a": 10, "b": 10, "c": 10}
+    assert "greeting_missing" not in verdict.evidence
+
+
+def test_balance_without_greeting_is_judged_by_task_address_and_names_phase1() -> None:
+    # Every task answered 200 but says "Hi there": the spread is still the engine's, the greeting is Phase 1's fault.
+    replies = [Reply(i, 0.01, status=200, address=f"10.0.1.{i % 3}") for i in range(30)]
+    verdict = judge.load_balanced(_balance(replies))
+    assert verdict.passed and verdict.evidence["distribution_by_address"] == {"10.0.1.0": 10, "10.0.1.1": 10, "10.0.1.2": 10}
+    assert "Phase 1" in verdict.seen.en and "no task answered" not in verdict.seen.en
+
+
+def test_balance_without_greeting_or_address_blames_the_greeting_not_the_balancing() -> None:
+    replies = [Reply(i, 0.01, status=200) for i in range(30)]
+    verdict = judge.load_balanced(_balance(replies))
+    assert not verdict.passed and "not a load-balancing fault" in verdict.seen.en
+    assert verdict.hint is not None and "p1-container-serves" in verdict.hint.en

@@ -1,0 +1,60 @@
+"""Benchmark (not a timed test): ``orchlab grade`` one by one vs ``--jobs 3`` on a class of six, same verdicts?
+
+    python tests/gradebench.py [--jobs 3] [-- PYTEST_ARGS]     (tox -e gradebench)
+
+Prints both wall times, their ratio, and every student and checkpoint whose verdict differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.helpers import BASE_IMAGE, class_folder  # noqa: E402
+
+
+def grade(room: Path, out: Path, jobs: int, extra: list[str]) -> float:
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pytest_orchlab", "grade", str(room), "--out", str(out), "--jobs", str(jobs),
+                           "--", "--base-image", BASE_IMAGE, "--lab-lang", "en", *extra], text=True)
+    if done.returncode != 0:
+        sys.exit(f"orchlab grade --jobs {jobs} exited {done.returncode}")
+    return time.monotonic() - began
+
+
+def verdicts(out: Path) -> dict[str, dict[str, tuple[str, float]]]:
+    found = {}
+    for report in sorted(out.glob("students/*/report.json")):
+        data = json.loads(report.read_text())
+        found[report.parent.name] = {cp["id"]: (cp["outcome"], cp["earned"]) for cp in data["checkpoints"]}
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    extra = [a for a in args.pytest_args if a != "--"] or ["-m", "phase1 or phase2"]
+    with tempfile.TemporaryDirectory(prefix="orchlab-gradebench-") as tmp:
+        room = class_folder(Path(tmp) / "class")
+        serial = grade(room, Path(tmp) / "serial", 1, extra)
+        parallel = grade(room, Path(tmp) / "parallel", args.jobs, extra)
+        one, many = verdicts(Path(tmp) / "serial"), verdicts(Path(tmp) / "parallel")
+    diffs = [f"  {sid} {cid}: serial {one[sid].get(cid)} vs --jobs {args.jobs} {many.get(sid, {}).get(cid)}"
+             for sid in one for cid in one[sid] if one[sid].get(cid) != many.get(sid, {}).get(cid)]
+    cells = sum(len(v) for v in one.values())
+    print(f"class of {len(one)} ({' '.join(extra)}): serial {serial:.0f} s, --jobs {args.jobs} {parallel:.0f} s, "
+          f"ratio {parallel / serial:.2f}; verdicts identical in {cells - len(diffs)} of {cells} cells")
+    print("\n".join(diffs) if diffs else "no verdict differs")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

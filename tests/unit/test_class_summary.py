@@ -1,0 +1,59 @@
+"""The class files from students' reports: CSV rows equal the reports, pass rates, frequent hints, roster parsing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_orchlab.core.errors import OrchlabError
+from pytest_orchlab.grading import roster, summary
+
+
+def report(*outcomes: str, hint: str = "fix app.py") -> dict[str, Any]:
+    cps = [{"id": f"p1-{n}", "outcome": o, "points": 1, "earned": 1.0 if o == "passed" else 0, "hint": hint if o == "failed" else None}
+           for n, o in enumerate(outcomes)]
+    return {"score": {"earned": sum(cp["earned"] for cp in cps), "possible": len(cps)}, "checkpoints": cps}
+
+
+ROWS = [summary.Row("ann", "graded", report("passed", "passed", "passed")),
+        summary.Row("bo", "graded", report("passed", "failed", "blocked")),
+        summary.Row("cy", "resumed", report("failed", "blocked", "blocked", hint="fix the Dockerfile")),
+        summary.Row("di", "crashed", None, "pytest exited -9 and wrote no report")]
+
+
+def test_csv_has_one_column_per_checkpoint_with_each_reports_outcome() -> None:
+    rows = list(csv.DictReader(io.StringIO(summary.class_csv(ROWS))))
+    assert [r["student"] for r in rows] == ["ann", "bo", "cy", "di"]
+    assert rows[1] == {"student": "bo", "status": "graded", "score": "1", "max": "3", "p1-0": "passed", "p1-1": "failed", "p1-2": "blocked"}
+    assert rows[3]["status"] == "crashed" and rows[3]["p1-0"] == "" and rows[3]["score"] == ""
+
+
+def test_markdown_gives_pass_rates_frequent_hints_and_crashes() -> None:
+    md = summary.class_md(ROWS)
+    assert "| `p1-0` | 2 | 1 | 0 | 0 | 67 % |" in md and "| `p1-2` | 1 | 0 | 0 | 2 | 33 % |" in md
+    assert "- `p1-1` (1 student): fix app.py" in md and "- di: pytest exited -9" in md
+    assert "4 students, 3 with a report, 1 crashed. Mean score 1.3/3." in md
+
+
+def test_chart_is_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the chart needs pytest-orchlab[grade]")
+    summary.class_png(ROWS, tmp_path / "class.png")
+    assert (tmp_path / "class.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_class_folder_and_roster(tmp_path: Path) -> None:
+    for name in ("kim", "lee", ".git"):
+        (tmp_path / "class" / name).mkdir(parents=True)
+    assert [s.id for s in roster.from_class_dir(tmp_path / "class")] == ["kim", "lee"]
+    (tmp_path / "roster.csv").write_text("student,lab_dir\nkim min-ji,class/kim\nlee,/abs/lee\n")
+    got = roster.from_roster(tmp_path / "roster.csv")
+    assert [(s.id, s.slug, s.lab_dir) for s in got] == [("kim min-ji", "kim_min-ji", tmp_path / "class" / "kim"), ("lee", "lee", Path("/abs/lee"))]
+    (tmp_path / "bad.csv").write_text("student,lab_dir\nkim,\nkim,a\nkim,b\n")
+    with pytest.raises(OrchlabError, match="line 2"):
+        roster.from_roster(tmp_path / "bad.csv")
+    with pytest.raises(OrchlabError, match="holds no student folders"):
+        roster.from_class_dir(tmp_path / "class" / "kim")
