@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 import time
+from functools import partial
 
 from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR
@@ -40,7 +41,7 @@ def _bench(args: argparse.Namespace) -> str:
     from pytest_orchlab.docker.container import WebContainer
     from pytest_orchlab.docker.image import IMAGE_STEP, ImageBuilder
     from pytest_orchlab.measure.bench import compare, table
-    from pytest_orchlab.measure.cpu import CpuSampler
+    from pytest_orchlab.measure.cpu import cpu_usage_ns
 
     lab = LabFolder.at(args.lab_dir)
     lab.require(lab.app_py, lab.dockerfile, step=IMAGE_STEP)
@@ -54,8 +55,7 @@ def _bench(args: argparse.Namespace) -> str:
             image = ImageBuilder(engine, args.base_image).build(lab.phase1, "simple-web:v1")
             with WebContainer(engine, image, host_port=args.port) as web:
                 host, port = web.bridge_address() or (web.host, web.host_port)
-                with CpuSampler(web.container) as app:
-                    rows = compare(host, port, tuple(args.levels), args.seconds, args.rounds, app)
+                rows = compare(host, port, tuple(args.levels), args.seconds, args.rounds, partial(cpu_usage_ns, web.container))
         finally:
             sweep(engine.client, lambda run: run == engine.run_id)
     lines = [f"target {host}:{port} (lab app from {lab.phase1}), {args.seconds:g} s per run, "

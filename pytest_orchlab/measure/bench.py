@@ -1,6 +1,6 @@
 """Benchmark: is orchlab's load generator as fast as Apache Bench on the same target?
 
-Besides req/s, each round records the app's CPU (from the stats stream, as ``docker stats``) and the
+Besides req/s, each round records the app's CPU (from the container's CPU counter, as ``docker stats`` reads it) and the
 load tool's own CPU: if the app sits at its ceiling under both tools, the app is the bottleneck, not
 the generator, and what remains between the two rates is CPU the tool takes from the app's machine.
 """
@@ -12,18 +12,18 @@ import resource
 import shutil
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from pytest_orchlab.measure.cpu import CpuSampler
 from pytest_orchlab.measure.traffic import load
 
 
 @dataclass(frozen=True)
 class Round:
-    """One tool's run: successful req/s, the app's median CPU %, the tool's own CPU % of one core."""
+    """One tool's run: successful req/s, the app's mean CPU % over the run, the tool's own CPU % of one core."""
 
     rps: float
     app_cpu: float
@@ -73,21 +73,38 @@ def _cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(run_tool: Callable[[], float], who: int, app: CpuSampler | None, seconds: float) -> Round:
-    """Run one tool; ``who`` is RUSAGE_CHILDREN for ``ab``, RUSAGE_SELF for orchlab's own generator."""
+def measure(run_tool: Callable[[], float], who: int, app_ns: Callable[[], int] | None, seconds: float) -> Round:
+    """Run one tool; ``who`` is RUSAGE_CHILDREN for ``ab``, RUSAGE_SELF for orchlab's own generator.
+
+    ``app_ns`` reads the app container's CPU counter. It is read twice inside the load window, after the
+    ramp-up and at the deadline (orchlab lets requests in flight at the deadline finish, ab drops them;
+    neither the ramp nor that tail is load), so the app's CPU is exact over that window, where sampling
+    a one-second stream could miss a short run altogether.
+    """
+    reads: list[tuple[float, int]] = []
+
+    def read() -> None:
+        if app_ns is not None:
+            reads.append((time.monotonic(), app_ns()))
+
+    timers = [threading.Timer(at, read) for at in (min(1.0, seconds / 4), seconds)]
     cpu0, start = _cpu_seconds(who), time.monotonic()
+    for timer in timers:
+        timer.start()
     rps = run_tool()
     end = time.monotonic()
+    for timer in timers:
+        timer.join()
     tool_cpu = 100 * (_cpu_seconds(who) - cpu0) / (end - start)
-    # The app's CPU is read inside the load window, after the ramp-up: orchlab lets requests in flight at
-    # the deadline finish (ab drops them), and that tail must not count as idle app time.
-    app_samples = app.between(start + min(1.0, seconds / 4), start + seconds) if app is not None else []
-    return Round(rps, statistics.median(app_samples) if app_samples else float("nan"), tool_cpu)
+    app_cpu = float("nan")
+    if len(reads) == 2 and reads[1][0] > reads[0][0]:
+        app_cpu = 100 * (reads[1][1] - reads[0][1]) / 1e9 / (reads[1][0] - reads[0][0])
+    return Round(rps, app_cpu, tool_cpu)
 
 
 def compare(
     host: str, port: int, levels: tuple[int, ...] = (200, 600), seconds: float = 6.0, rounds: int = 3,
-    app: CpuSampler | None = None,
+    app_ns: Callable[[], int] | None = None,
 ) -> list[Comparison]:
     """Alternate ``ab`` and orchlab's generator ``rounds`` times per level (ABBA order) and keep medians.
 
@@ -101,9 +118,9 @@ def compare(
         for i in range(rounds):
             for bucket in ((theirs, ours) if i % 2 == 0 else (ours, theirs)):
                 if bucket is theirs:
-                    theirs.append(measure(partial(ab_rps, host, port, c, seconds), resource.RUSAGE_CHILDREN, app, seconds))
+                    theirs.append(measure(partial(ab_rps, host, port, c, seconds), resource.RUSAGE_CHILDREN, app_ns, seconds))
                 else:
-                    ours.append(measure(partial(orchlab_rps, host, port, c, seconds), resource.RUSAGE_SELF, app, seconds))
+                    ours.append(measure(partial(orchlab_rps, host, port, c, seconds), resource.RUSAGE_SELF, app_ns, seconds))
         rows.append(Comparison(c, seconds, median_round(theirs), median_round(ours)))
     return rows
 

@@ -48,6 +48,16 @@ def cpu_ceiling(host_config: dict[str, Any]) -> tuple[float, str]:
     return ONE_CORE, "no CPU limit: one core for a single-process Python app"
 
 
+def cpu_usage_ns(container: Container) -> int:
+    """The container's cumulative CPU time in ns (``cpu_stats.cpu_usage.total_usage``), read once.
+
+    A counter, not a rate: two reads around an experiment give its exact CPU time, however the
+    stats stream's one-second samples fall against the experiment's window.
+    """
+    stats = container.stats(stream=False, one_shot=True)
+    return int(((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0)
+
+
 @dataclass
 class CpuSampler:
     """Streams stats in a background thread while an experiment runs: ``with CpuSampler(c) as s:``."""
