@@ -26,6 +26,13 @@ HOST_PORT = 8080
 APP_PORT = 5000
 
 
+def _free_host_port() -> int:
+    """A TCP port no process on this host listens on now (the kernel's choice for an ephemeral bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass(frozen=True)
 class Readiness:
     """Whether the app answered on the published port after start, and what was seen meanwhile."""
@@ -78,9 +85,10 @@ class WebContainer:
         ready_timeout: float = 15.0,
         progress: Progress = print,
     ) -> None:
-        # host_port None: the engine publishes on a free port (one of several runs on one engine).
-        self.engine, self.image, self.name, self.host_port = engine, image, name, host_port or 0
-        self._fixed_port = host_port is not None
+        # host_port None: one of several runs on one engine; a free port is picked here and kept, because a port
+        # the engine picks itself changes on `docker start`, and the outage experiment restarts the container.
+        self.engine, self.image, self.name = engine, image, name
+        self.host_port = host_port if host_port is not None else _free_host_port()
         self.ready_timeout = ready_timeout
         self.progress = progress
         self._tc: DockerContainer | None = None
@@ -98,7 +106,7 @@ class WebContainer:
                     f"if it is yours from the lab, remove it with `docker rm -f {self.name}` and run again.",
                 ),
             )
-        if self._fixed_port and port_in_use(self.host_port):
+        if port_in_use(self.host_port):
             raise NotGradable(
                 t(
                     f"포트 {self.host_port} 을(를) 다른 프로세스가 이미 쓰고 있어 web-app을 게시할 수 없습니다.",
@@ -114,14 +122,11 @@ class WebContainer:
         self._check_free()
         self._tc = (
             DockerContainer(self.image.tag, name=self.name, labels=self.engine.labels, docker_client_kw=self.engine.client_kwargs())
-            .with_bind_ports(APP_PORT, self.host_port if self._fixed_port else None)
+            .with_bind_ports(APP_PORT, self.host_port)
         )
         try:
             with _without_ryuk():
                 self._tc.start()
-            if not self._fixed_port:
-                self.container.reload()
-                self.host_port = int(self.container.attrs["NetworkSettings"]["Ports"][f"{APP_PORT}/tcp"][0]["HostPort"])
             self.readiness = self.wait_ready(self.ready_timeout)
         except BaseException as exc:
             self.__exit__(type(exc), exc, exc.__traceback__)
