@@ -110,7 +110,8 @@ def test_a_class_is_graded_with_a_crash_recorded_and_resumed(tmp_path: Path, cli
     assert leftovers(client) == []
 
 
-PARALLEL = ["-m", "phase1 or phase2", "-k", "image_builds or container_serves or kill_outage or manual_recovery or swarm_active or stack_deployed or scale_out or load_balanced",
+PARALLEL = ["-m", "phase1 or phase2", "-k", ("image_builds or container_serves or kill_outage or manual_recovery"
+                           " or swarm_active or stack_deployed or scale_out or load_balanced"),
             "--base-image", BASE_IMAGE, "--lab-lang", "en"]
 
 
