@@ -23,7 +23,7 @@ from pytest_orchlab.measure.traffic import load
 
 @dataclass(frozen=True)
 class Round:
-    """One tool's run: successful req/s, the app's mean CPU % over the run, the tool's own CPU % of one core."""
+    """One tool's run: successful req/s, the app's CPU % over the load window, the tool's own CPU % of one core."""
 
     rps: float
     app_cpu: float
@@ -83,11 +83,10 @@ def measure(run_tool: Callable[[], float], who: int, app_ns: Callable[[], int] |
     """
     reads: list[tuple[float, int]] = []
 
-    def read() -> None:
-        if app_ns is not None:
-            reads.append((time.monotonic(), app_ns()))
+    def read(counter: Callable[[], int]) -> None:
+        reads.append((time.monotonic(), counter()))
 
-    timers = [threading.Timer(at, read) for at in (min(1.0, seconds / 4), seconds)]
+    timers = [threading.Timer(at, read, (app_ns,)) for at in (min(1.0, seconds / 4), seconds)] if app_ns is not None else []
     cpu0, start = _cpu_seconds(who), time.monotonic()
     for timer in timers:
         timer.start()
