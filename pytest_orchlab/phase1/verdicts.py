@@ -122,13 +122,17 @@ def requests_fail(sat: Saturation) -> Verdict:
 def throughput_ceiling(sat: Saturation) -> Verdict:
     rates = [(s.concurrency, s.rps) for s in sat.steps]
     best = max(rates, key=lambda r: r[1])
-    (c_prev, r_prev), (c_last, r_last) = rates[-2], rates[-1]
+    # The top level is held against the best level before it, not only its neighbour: at saturation one
+    # level can dip by a fifth (clients waiting out SYN retransmits leave the app idle for a moment; measured
+    # here at 300/600/1000 clients: 856/846/895, 882/768/712, 1106/1076/920, 897/966/864 req/s, all at 93-96 % CPU).
+    (c_ref, r_ref), (c_last, r_last) = max(rates[:-1], key=lambda r: r[1]), rates[-1]
     ev = {"ceiling_rps": round(best[1], 1), "at_concurrency": best[0],
           "rps_by_concurrency": {c: round(r, 1) for c, r in rates}, **_load_evidence(sat)}
     # Below the ceiling, a closed loop of clients scales throughput with their number (×k clients, ×k req/s);
     # at the ceiling it stays flat. Halfway on a log scale (×√k) separates the two well beyond run-to-run noise.
-    allowed = math.sqrt(c_last / c_prev)
+    allowed = math.sqrt(c_last / c_ref)
     ev["plateau_allowed_gain"] = round(allowed, 2)
+    ev["compared_with_concurrency"] = c_ref
     if best[1] <= 0 or r_last < COLLAPSE_FRACTION * best[1]:
         # Throughput that falls away is a breakdown (the app stopped answering), not a ceiling it held.
         return Verdict(False, t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: 최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
@@ -137,13 +141,13 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
                                 f"{r_last:.0f} req/s at {c_last}"),
                        ev, t("부하 중 앱이 멈추거나 죽지 않았는지 docker logs web-app 으로 확인하세요.",
                              "check with docker logs web-app that the app did not hang or die under load."))
-    if r_prev > 0 and r_last <= allowed * r_prev:
-        return Verdict(True, t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_prev}→{c_last} 에서 {r_prev:.0f}→{r_last:.0f} req/s",
-                               f"ceiling about {best[1]:.0f} req/s: {c_prev}→{c_last} clients gave {r_prev:.0f}→{r_last:.0f} req/s"), ev)
-    return Verdict(False, t(f"동시 {c_prev}→{c_last} 에서 처리량이 {r_prev:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
-                            f"(×{r_last / r_prev:.2f}, 한계라면 ×{allowed:.2f} 이하).",
-                            f"throughput still grew {r_prev:.0f}→{r_last:.0f} req/s from {c_prev} to {c_last} clients "
-                            f"(×{r_last / r_prev:.2f}; at a ceiling at most ×{allowed:.2f})."),
+    if r_ref > 0 and r_last <= allowed * r_ref:
+        return Verdict(True, t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_ref}→{c_last} 에서 {r_ref:.0f}→{r_last:.0f} req/s",
+                               f"ceiling about {best[1]:.0f} req/s: {c_ref}→{c_last} clients gave {r_ref:.0f}→{r_last:.0f} req/s"), ev)
+    return Verdict(False, t(f"동시 {c_ref}→{c_last} 에서 처리량이 {r_ref:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
+                            f"(×{r_last / r_ref:.2f}, 한계라면 ×{allowed:.2f} 이하).",
+                            f"throughput still grew {r_ref:.0f}→{r_last:.0f} req/s from {c_ref} to {c_last} clients "
+                            f"(×{r_last / r_ref:.2f}; at a ceiling at most ×{allowed:.2f})."),
                    ev, t("한계에 닿지 않았습니다: 앱이 실습의 단일 프로세스 Flask 앱인지 확인하세요.",
                          "no ceiling reached: check the app is the lab's single-process Flask app."))
 
