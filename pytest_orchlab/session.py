@@ -160,6 +160,17 @@ class LabSession:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+        # Every experiment shares the machine's `cpu` turn; Phase 1's saturation sweep takes it alone, so
+        # with `orchlab grade --jobs` (or two terminals) no other run's traffic or rollout skews its CPU.
+        if checkpoint_of(item) is None or "orchlab_saturation" in getattr(item, "fixturenames", ()):
+            return (yield)
+        from pytest_orchlab.docker.sweep import TurnLock
+
+        with TurnLock("cpu", self.state.progress, shared=True):
+            return (yield)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         cp = checkpoint_of(item)

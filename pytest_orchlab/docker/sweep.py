@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 import docker
 import docker.errors
@@ -61,34 +62,61 @@ class RunLock:
 
 
 class TurnLock:
-    """One run at a time on this machine for what must not overlap (``cpu``: a CPU measurement; ``kube``: Phase 3).
+    """What must not overlap on this machine (``cpu``: a CPU measurement; ``kube``: Phase 3), across runs.
 
-    A blocking ``flock`` on a shared file in the state folder: several runs of one teacher's
-    ``orchlab grade --jobs`` queue here, and a dead run's turn ends with its process.
+    A blocking ``flock`` on a shared file in the state folder, so several runs of one teacher's
+    ``orchlab grade --jobs`` queue here and a dead run's turn ends with its process. ``shared=True`` is a
+    reader: any number run together, and none while an exclusive holder runs. Exclusive holders go first:
+    one that waits takes a gate file that new readers must pass, so a steady stream of readers (other
+    students' Phase 2 experiments) cannot starve it. A process's own reader gives way to its own writer.
     """
 
-    def __init__(self, what: str, progress: Callable[[str], None] = print) -> None:
+    _readers: ClassVar[dict[Path, TurnLock]] = {}  # this process's shared holders, by lock file
+
+    def __init__(self, what: str, progress: Callable[[str], None] = print, *, shared: bool = False) -> None:
         self.path = state_dir().parent / f"turn-{what}.lock"
-        self.what, self.progress = what, progress
+        self.gate = self.path.with_name(f"turn-{what}.gate")
+        self.what, self.progress, self.shared = what, progress, shared
         self.waited_s = 0.0
         self._fd: int | None = None
 
+    def _take(self, fd: int, mode: int) -> None:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not self.shared:
+                self.progress(f"orchlab: waiting for other runs' experiments to end before this {self.what} turn ...")
+            began = time.monotonic()
+            fcntl.flock(fd, mode)
+            self.waited_s += time.monotonic() - began
+
     def __enter__(self) -> TurnLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if self.shared and self.path in TurnLock._readers:
+            return self  # already held by this process: nothing to add
+        gate = os.open(self.gate, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.progress(f"orchlab: waiting for another run's {self.what} turn to end ...")
-            began = time.monotonic()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self.waited_s = time.monotonic() - began
+            self._take(gate, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+            mine = TurnLock._readers.pop(self.path, None)
+            if mine is not None and not self.shared:
+                mine.release()  # our own reader would otherwise wait for us forever
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._take(self._fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+        finally:
+            os.close(gate)
+        if self.shared:
+            TurnLock._readers[self.path] = self
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            os.close(self._fd)  # closing drops the lock
             self._fd = None
+        if TurnLock._readers.get(self.path) is self:
+            del TurnLock._readers[self.path]
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
 
 
 def run_started(run_id: str) -> float | None:
@@ -170,6 +198,11 @@ def sweep(client: docker.DockerClient, select: Callable[[str], bool]) -> SweepRe
             if pick(ctr.labels):
                 gone("container", ctr.name, functools.partial(ctr.remove, force=True, v=True))
 
+    def volumes() -> None:
+        for vol in client.volumes.list(filters=flt):
+            if pick(vol.attrs.get("Labels")):
+                gone("volume", vol.name, functools.partial(vol.remove, force=True))
+
     def networks() -> None:
         def left() -> list[object]:
             return [n for n in client.networks.list(filters=flt) if pick(n.attrs.get("Labels"))]
@@ -200,7 +233,7 @@ def sweep(client: docker.DockerClient, select: Callable[[str], bool]) -> SweepRe
             if pick(labels):
                 gone("swarm", labels[RUN_LABEL], functools.partial(client.swarm.leave, force=True))
 
-    for kind, step in (("services", services), ("containers", containers), ("networks", networks),
+    for kind, step in (("services", services), ("containers", containers), ("volumes", volumes), ("networks", networks),
                        ("images", images), ("swarm", swarm)):
         try:
             step()
@@ -213,6 +246,7 @@ def leftovers(client: docker.DockerClient, run_id: str | None = None) -> list[st
     """What still carries this run's label (or any orchlab label): empty after a clean finish."""
     flt = {"label": f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL}
     found = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+    found += [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
     found += [f"network {n.name}" for n in client.networks.list(filters=flt)]
     found += [f"image {i.short_id}" for i in client.images.list(filters=flt)]
     swarm = client.info().get("Swarm", {})

@@ -1,0 +1,87 @@
+"""The machine's turns (``TurnLock``) between real processes: readers share, a writer goes alone and first."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from pytest_orchlab.docker.sweep import TurnLock
+name, mode, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+log = lambda what: open(folder / "log", "a").write(f"{name} {what}\\n")
+lock = TurnLock("cpu", lambda line: log("waiting"), shared=mode == "shared")
+with lock:
+    log("got")
+    while not (folder / f"release-{name}").exists():
+        time.sleep(0.02)
+log("released")
+"""
+
+
+def events(folder: Path) -> list[str]:
+    return (folder / "log").read_text().splitlines() if (folder / "log").exists() else []
+
+
+def wait_for(folder: Path, line: str, within: float = 20.0) -> None:
+    end = time.monotonic() + within
+    while line not in events(folder):
+        assert time.monotonic() < end, f"{line!r} never came: {events(folder)}"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    monkeypatch.setenv("ORCHLAB_STATE_DIR", str(tmp_path / "state" / "runs"))
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def run(name: str, mode: str) -> None:
+        procs.append(subprocess.Popen([sys.executable, "-c", HOLDER, name, mode, str(tmp_path)], env=os.environ.copy()))
+
+    yield run
+    for name in ("r1", "r2", "w"):
+        (tmp_path / f"release-{name}").touch()
+    for p in procs:
+        p.wait(timeout=20)
+
+
+def test_readers_share_the_turn(start: Callable[[str, str], None], tmp_path: Path) -> None:
+    start("r1", "shared")
+    wait_for(tmp_path, "r1 got")
+    start("r2", "shared")
+    wait_for(tmp_path, "r2 got")  # while r1 still holds it
+
+
+def test_a_writer_waits_for_readers_and_new_readers_wait_for_it(start: Callable[[str, str], None], tmp_path: Path) -> None:
+    start("r1", "shared")
+    wait_for(tmp_path, "r1 got")
+    start("w", "exclusive")
+    wait_for(tmp_path, "w waiting")
+    start("r2", "shared")
+    time.sleep(1.5)  # r2 has long imported and reached the gate
+    assert "r2 got" not in events(tmp_path), "a reader overtook the waiting writer"
+    (tmp_path / "release-r1").touch()
+    wait_for(tmp_path, "w got")
+    time.sleep(0.5)
+    assert "r2 got" not in events(tmp_path), "a reader ran beside the writer"
+    (tmp_path / "release-w").touch()
+    wait_for(tmp_path, "r2 got")
+    assert events(tmp_path).index("w got") < events(tmp_path).index("r2 got")
+
+
+def test_a_process_s_own_reader_gives_way_to_its_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHLAB_STATE_DIR", str(tmp_path / "runs"))
+    from pytest_orchlab.docker.sweep import TurnLock
+
+    with TurnLock("cpu", shared=True) as reader, TurnLock("cpu", shared=True) as again:
+        assert again._fd is None  # held once per process
+        with TurnLock("cpu") as writer:  # would wait for itself forever if the reader stayed
+            assert writer._fd is not None and reader._fd is None
+    assert TurnLock._readers == {}
