@@ -16,6 +16,7 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.routes import on_link
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import Engine, Progress
 from pytest_orchlab.docker.image import BuiltImage
@@ -171,7 +172,7 @@ class WebContainer:
         networks = self.container.attrs["NetworkSettings"]["Networks"]
         for net in networks.values():
             ip = net.get("IPAddress")
-            if ip:
+            if ip and on_link(ip):
                 try:
                     with socket.create_connection((ip, APP_PORT), timeout=0.5):
                         return ip, APP_PORT

@@ -46,6 +46,7 @@ class Saturation:
     cpu_error: str | None = None
     neighbours: list[str] = field(default_factory=list)  # Kubernetes servers on this machine during the sweep
     listen_overflows: int | None = None  # the kernel's TcpExt ListenOverflows in the container, during the sweep
+    swarm_mode: str = ""  # the engine's swarm state during the sweep: "active" skews the app's CPU (see cpu_saturation)
 
     @property
     def idle_p50(self) -> float:
@@ -101,6 +102,10 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
     progress(f"orchlab: idle baseline, {profile.baseline_requests} sequential requests to {host}:{port} ...")
     result.baseline = [probe(host, port, "/", profile.timeout) for _ in range(profile.baseline_requests)]
     result.neighbours = kubernetes_servers()
+    try:
+        result.swarm_mode = str(web.container.client.info().get("Swarm", {}).get("LocalNodeState", ""))
+    except Exception:  # noqa: BLE001 - a missing fact, not a failed measurement
+        result.swarm_mode = ""
     overflows_before = listen_overflows(web.container)
     with CpuSampler(web.container) as sampler:
         for level in profile.levels:

@@ -58,7 +58,8 @@ def spec_summary(svc: Service) -> dict[str, Any]:
         "rollback_config": spec.get("RollbackConfig", {}),
         "restart_policy": task.get("RestartPolicy", {}),
         "stop_grace_s": task["ContainerSpec"].get("StopGracePeriod", 10 * NS) / NS,
-        "ports": svc.attrs.get("Endpoint", {}).get("Ports", []),
+        # The allocator fills Endpoint.Ports moments after a deploy; until then the spec says what was asked for.
+        "ports": svc.attrs.get("Endpoint", {}).get("Ports") or spec.get("EndpointSpec", {}).get("Ports", []),
         "networks": [n.get("Target") for n in task.get("Networks", [])],
         "endpoint_mode": spec.get("EndpointSpec", {}).get("Mode", "vip"),
         "healthcheck": task["ContainerSpec"].get("Healthcheck"),

@@ -30,6 +30,20 @@ def test_cpu_saturation_needs_90_percent_of_the_ceiling() -> None:
     assert low.evidence["peak_cpu_pct"] == 85 and low.evidence["needed_pct"] == 90
 
 
+def test_a_shortfall_with_swarm_mode_on_is_not_judged() -> None:
+    sat = sweep([12, 85, 89, 87], [48, 560, 488, 569])  # measured here with swarm mode on
+    sat.swarm_mode = "active"
+    v = grading.cpu_saturation(sat)
+    assert not v.passed and not v.gradable and v.evidence["swarm_mode"] == "active"
+    assert v.hint is not None and "swarm leave" in v.hint.en
+    sat.swarm_mode = "inactive"
+    off = grading.cpu_saturation(sat)
+    assert not off.passed and off.gradable  # off: a plain failure
+    sat = sweep([16, 89, 130, 119], [44, 427, 271, 301])
+    sat.swarm_mode = "active"
+    assert grading.cpu_saturation(sat).passed  # a reading at or above the threshold is still evidence of saturation
+
+
 def test_cpu_ceiling_follows_a_limit() -> None:
     sat = sweep([8, 40, 46, 47], [35, 880, 970, 815])
     sat.ceiling = 50.0
