@@ -7,6 +7,7 @@ environment, e.g. ``orchlab_lab_folder`` to grade a folder you generate.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,6 +49,16 @@ class Grade(Protocol):
 
 def _state(request: pytest.FixtureRequest) -> LabState:
     return request.config.stash[STATE]
+
+
+@contextlib.contextmanager
+def _background(state: LabState, load: HostProbe | NetworkProbe) -> Iterator[None]:
+    """``load`` runs between experiments too: listed so that another run's CPU measurement can pause it."""
+    state.background.append(load)
+    try:
+        yield
+    finally:
+        state.background.remove(load)
 
 
 @pytest.fixture(scope="session")
@@ -254,12 +265,12 @@ def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine
     if not orchlab_deployment.running:
         raise LabInputError(t("webapp_web 작업이 실행되지 않아 측정할 수 없습니다.", "webapp_web has no running task to measure."),
                             t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
+    state = _state(request)
     if orchlab_deployment.mesh.works:
         with HostProbe(orchlab_docker_engine.published_host, orchlab_webapp_stack.lab_port, timeline, clock=orchlab_docker_engine.now,
-                       what="published port (ingress routing mesh)"):
+                       what="published port (ingress routing mesh)") as host_probe, _background(state, host_probe):
             yield timeline
         return
-    state = _state(request)
     state.progress("orchlab: " + orchlab_deployment.mesh.diagnosis.en)
     network = next((name for name, driver in orchlab_deployment.network_drivers.items() if driver == "overlay"), None)
     if network is None:
@@ -280,7 +291,8 @@ def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine
                   f"The in-network probe reported nothing within 15 s. Its logs: {probe.logs()}"),
                 t(f"프로브 이미지 {image} 에 python3 가 있는지 확인하세요.", f"check that the probe image {image} has python3."),
             )
-        yield timeline
+        with _background(state, probe):
+            yield timeline
 
 
 # --- Phase 3: Kubernetes ---------------------------------------------------------------------
@@ -318,14 +330,15 @@ def orchlab_kube_ready(orchlab_hello_k8s: HelloDeployment, orchlab_progress: Cal
 
 
 @pytest.fixture(scope="module")
-def orchlab_kube_traffic(orchlab_kube_cluster: Cluster, orchlab_hello_k8s: HelloDeployment, orchlab_kube_ready: Readiness) -> Iterator[Timeline]:
+def orchlab_kube_traffic(request: pytest.FixtureRequest, orchlab_kube_cluster: Cluster, orchlab_hello_k8s: HelloDeployment,
+                         orchlab_kube_ready: Readiness) -> Iterator[Timeline]:
     """Requests at 50/s through the NodePort from this machine for the rest of Phase 3."""
     port = node_port(orchlab_hello_k8s)
     if port is None or not orchlab_kube_ready.ready:
         raise LabInputError(t("NodePort 서비스나 준비된 파드가 없어 측정할 수 없습니다.", "There is no NodePort service or no ready pod to measure."),
                             t("p3-deployment-ready 와 p3-nodeport-exposed 를 먼저 보세요.", "see p3-deployment-ready and p3-nodeport-exposed first."))
     timeline = Timeline()
-    with HostProbe(orchlab_kube_cluster.node_address, port, timeline, what="NodePort"):
+    with HostProbe(orchlab_kube_cluster.node_address, port, timeline, what="NodePort") as probe, _background(_state(request), probe):
         yield timeline
 
 

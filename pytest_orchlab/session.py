@@ -10,7 +10,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -57,6 +57,19 @@ class LabState:
     durations: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = print
     written: list[str] = field(default_factory=list)
+    background: list[Any] = field(default_factory=list)  # running load with pause() and resume(): steady probes
+
+    @contextlib.contextmanager
+    def background_paused(self) -> Iterator[None]:
+        """Pause every background load of this run for the block (another run measures CPU meanwhile)."""
+        paused = list(self.background)
+        for load in paused:
+            load.pause()
+        try:
+            yield
+        finally:
+            for load in paused:
+                load.resume()
 
 
 STATE = pytest.StashKey[LabState]()
@@ -168,8 +181,16 @@ class LabSession:
             return (yield)
         from pytest_orchlab.docker.sweep import TurnLock
 
-        with TurnLock("cpu", self.state.progress, shared=True):
+        turn = TurnLock("cpu", self.state.progress, shared=True)
+        if not turn.acquire(blocking=False):
+            # Another run's CPU measurement waits or runs: between two experiments nothing of ours is being
+            # measured, so our background traffic (Phase 2's steady probe) pauses until that turn is over.
+            with self.state.background_paused():
+                turn.acquire()
+        try:
             return (yield)
+        finally:
+            turn.release()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

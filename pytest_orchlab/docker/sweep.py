@@ -80,32 +80,46 @@ class TurnLock:
         self.waited_s = 0.0
         self._fd: int | None = None
 
-    def _take(self, fd: int, mode: int) -> None:
+    def _take(self, fd: int, mode: int, blocking: bool) -> bool:
         try:
             fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
         except BlockingIOError:
+            if not blocking:
+                return False
             if not self.shared:
                 self.progress(f"orchlab: waiting for other runs' experiments to end before this {self.what} turn ...")
             began = time.monotonic()
             fcntl.flock(fd, mode)
             self.waited_s += time.monotonic() - began
+            return True
 
-    def __enter__(self) -> TurnLock:
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the turn; with ``blocking=False`` return False at once instead of waiting."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.shared and self.path in TurnLock._readers:
-            return self  # already held by this process: nothing to add
+            return True  # already held by this process: nothing to add
+        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         gate = os.open(self.gate, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            self._take(gate, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+            if not self._take(gate, mode, blocking):
+                return False
             mine = TurnLock._readers.pop(self.path, None)
             if mine is not None and not self.shared:
                 mine.release()  # our own reader would otherwise wait for us forever
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            self._take(self._fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+            if not self._take(self._fd, mode, blocking):
+                os.close(self._fd)
+                self._fd = None
+                return False
         finally:
             os.close(gate)
         if self.shared:
             TurnLock._readers[self.path] = self
+        return True
+
+    def __enter__(self) -> TurnLock:
+        self.acquire()
         return self
 
     def release(self) -> None:

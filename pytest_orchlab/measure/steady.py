@@ -24,7 +24,15 @@ class HostProbe:
         self.host, self.port, self.timeline, self.rate, self.timeout = host, port, timeline, rate, timeout
         self.clock, self.what = clock, what
         self._stop = threading.Event()
+        self._paused = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def pause(self) -> None:
+        """No new request until :meth:`resume` (requests in flight finish and are recorded)."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
 
     async def _run(self) -> None:
         import asyncio
@@ -35,6 +43,10 @@ class HostProbe:
         pending: set[asyncio.Task[None]] = set()
         next_at = time.time()
         while not self._stop.is_set():
+            if self._paused.is_set():
+                await asyncio.sleep(0.02)
+                next_at = time.time()
+                continue
             task = asyncio.create_task(one(self.clock()))
             pending.add(task)
             task.add_done_callback(pending.discard)

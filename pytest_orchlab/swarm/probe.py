@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 # Runs inside the probe container (plain python3, no packages). A DNS query of its own rather than
 # getaddrinfo: glibc may re-sort several IPv4 answers (RFC 6724), which would hide the engine's order.
 PROBE_SCRIPT = r'''
-import json, random, re, socket, struct, sys, threading, time
+import json, os, random, re, socket, struct, sys, threading, time
 svc, port, interval, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 greet = re.compile(rb"(Hello|Greetings) from ([\w.\-]+)")
-ns = "127.0.0.11"
+ns, PAUSE = "127.0.0.11", "/tmp/orchlab-pause"
 for line in open("/etc/resolv.conf"):
     if line.startswith("nameserver"):
         ns = line.split()[1]
@@ -95,6 +95,10 @@ def one(t, ip, answers):
     sys.stdout.flush()
 next_at = time.time()
 while True:
+    if os.path.exists(PAUSE):  # orchlab paused us between two experiments: no new request until resumed
+        time.sleep(0.02)
+        next_at = time.time()
+        continue
     t = time.time()
     try:
         ips = resolve()
@@ -151,6 +155,20 @@ class NetworkProbe:
             return
         if not self._closing:
             self.timeline.broke(f"the probe container stopped: {self.logs()}")
+
+    def pause(self) -> None:
+        """No new request until :meth:`resume` (requests in flight finish and are recorded)."""
+        self._signal("open('/tmp/orchlab-pause', 'w').close()")
+
+    def resume(self) -> None:
+        self._signal("import os; os.remove('/tmp/orchlab-pause')")
+
+    def _signal(self, code: str) -> None:
+        if self.container is not None:
+            try:
+                self.container.exec_run(["python3", "-c", code])
+            except docker.errors.APIError as exc:
+                self.timeline.broke(f"the probe could not be paused or resumed: {exc}")
 
     def logs(self) -> str:
         """The probe's last output lines, for a message when it reports nothing."""

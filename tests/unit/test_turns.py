@@ -85,3 +85,38 @@ def test_a_process_s_own_reader_gives_way_to_its_writer(tmp_path: Path, monkeypa
         with TurnLock("cpu") as writer:  # would wait for itself forever if the reader stayed
             assert writer._fd is not None and reader._fd is None
     assert TurnLock._readers == {}
+
+
+def test_a_reader_that_would_wait_pauses_its_background_load_meanwhile(start: Callable[[str, str], None], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the session does before each checkpoint: try the shared turn; if another run's CPU measurement
+    # holds or waits for it, pause this run's background traffic until the turn is ours again.
+    from pytest_orchlab.docker.sweep import TurnLock
+    from pytest_orchlab.session import LabState
+
+    class Load:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def pause(self) -> None:
+            self.calls.append("pause")
+
+        def resume(self) -> None:
+            self.calls.append("resume")
+
+    start("w", "exclusive")
+    wait_for(tmp_path, "w got")
+    state = LabState.__new__(LabState)
+    load = Load()
+    state.background = [load]
+    turn = TurnLock("cpu", shared=True)
+    assert not turn.acquire(blocking=False), "the writer holds the turn"
+    assert turn._fd is None and TurnLock._readers == {}
+    with state.background_paused():
+        assert load.calls == ["pause"]
+        (tmp_path / "release-w").touch()
+        turn.acquire()
+    assert load.calls == ["pause", "resume"] and turn._fd is not None
+    turn.release()
+    assert turn.acquire(blocking=False)  # nobody else now: at once
+    turn.release()
