@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -11,7 +12,7 @@ from functools import partial
 from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, build_base_image
+from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, base_image_present, build_base_image
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine
 
 
@@ -95,6 +96,20 @@ def _verify(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _base_for(host: Engine, pytest_args: list[str]) -> str | None:
+    """The base image an inner engine needs for the students' builds: ``--base-image`` after ``--``, the
+    environment's, or orchlab's own if built."""
+    for n, arg in enumerate(pytest_args):
+        if arg == "--base-image" and n + 1 < len(pytest_args):
+            return pytest_args[n + 1]
+        if arg.startswith("--base-image="):
+            return arg.split("=", 1)[1]
+    named = os.environ.get("ORCHLAB_BASE_IMAGE")
+    if named:
+        return named
+    return DEFAULT_BASE_IMAGE if base_image_present(host.client, DEFAULT_BASE_IMAGE) else None
+
+
 def _grade(args: argparse.Namespace) -> str:
     import json
     from pathlib import Path
@@ -113,19 +128,42 @@ def _grade(args: argparse.Namespace) -> str:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     extra = list(args.pytest_args)
-    run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
-                   formats=args.format, progress=lambda line: print(line, flush=True), jobs=args.jobs)
+    say = partial(print, flush=True)
     began = time.monotonic()
-    if args.jobs > 1:
+    if args.engines:
+        # One student at a time on each engine: an address as given, or an inner engine of a Docker release
+        # started for this run (labelled with its id, removed at the end, swept after a crash).
+        from pytest_orchlab.docker import engines
+        from pytest_orchlab.docker.sweep import RunLock
+
+        host = Engine.connect()
+        specs = [spec.strip() for spec in args.engines.split(",") if spec.strip()]
+        with RunLock(host.run_id):
+            try:
+                addresses = [spec if "://" in spec else engines.start_engine(
+                    host.client, spec, labels={RUN_LABEL: host.run_id}, node=f"g{n + 1}", base_image=_base_for(host, extra),
+                    progress=say).address for n, spec in enumerate(specs)]
+                run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
+                               formats=args.format, progress=say, engines=addresses)
+                outcomes = run.run_all()
+            finally:
+                engines.remove_engines(host.client, lambda labels: labels.get(RUN_LABEL) == host.run_id)
+    elif args.jobs > 1:
         # Several runs on one engine share one swarm: made once here (when off) and left at the end, so every
         # student's run sees the same thing a run of its own would (a swarm orchlab initialised: 0 points).
         from pytest_orchlab.docker.sweep import RunLock
         from pytest_orchlab.swarm.cluster import Swarm
 
         engine = Engine.connect()
-        with RunLock(engine.run_id), Swarm(engine, progress=lambda line: print(line, flush=True)):
+        say("orchlab: note: with --jobs on one engine the class shares one swarm, so Phase 1's CPU is measured with swarm mode "
+            "on, which skews it (a shortfall is then not gradable); for verdicts identical to one-by-one grading use --engines.")
+        run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
+                       formats=args.format, progress=say, jobs=args.jobs)
+        with RunLock(engine.run_id), Swarm(engine, progress=say):
             outcomes = run.run_all()
     else:
+        run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
+                       formats=args.format, progress=say)
         outcomes = run.run_all()
     wall = time.monotonic() - began
     rows = [summary.Row(o.student.id, o.status, o.report, o.reason) for o in outcomes]
@@ -133,7 +171,8 @@ def _grade(args: argparse.Namespace) -> str:
     (out / "class.md").write_text(summary.class_md(rows))
     (out / "class.json").write_text(json.dumps(
         [{"student": o.student.id, "lab_dir": str(o.student.lab_dir), "status": o.status, "reason": o.reason,
-          "seconds": round(o.seconds, 1), "report": str(o.folder / "report.json") if o.report else None} for o in outcomes],
+          "seconds": round(o.seconds, 1), "report": str(o.folder / "report.json") if o.report else None,
+          "engine": (o.report or {}).get("engine", {}).get("address")} for o in outcomes],
         ensure_ascii=False, indent=2) + "\n")
     written = ["class.csv", "class.md", "class.json"]
     try:
@@ -143,7 +182,7 @@ def _grade(args: argparse.Namespace) -> str:
         written.append("no class.png: matplotlib is not installed (pip install 'pytest-orchlab[grade]')")
     crashed = sum(o.status == "crashed" for o in outcomes)
     return (f"graded {len(outcomes)} students ({sum(o.status == 'resumed' for o in outcomes)} kept from before, {crashed} crashed) "
-            f"in {wall:.0f} s with {args.jobs} job(s) into {out}: " + ", ".join(written))
+            f"in {wall:.0f} s with {run.jobs} job(s) into {out}: " + ", ".join(written))
 
 
 def _cluster(args: argparse.Namespace) -> str:
@@ -154,6 +193,58 @@ def _cluster(args: argparse.Namespace) -> str:
     if args.action == "down":
         return cluster.down()
     return cluster.status()
+
+
+def _engines(args: argparse.Namespace) -> str:
+    from pytest_orchlab.docker import engines
+
+    client = connect()
+    if args.action == "build":
+        releases = args.releases or list(engines.RELEASES)
+        if args.remove:
+            for r in releases:
+                client.images.remove(engines.image_name(engines.release_of(r)))
+            return "removed " + ", ".join(engines.image_name(r) for r in releases)
+        return "\n".join(engines.build_engine_image(client, r, rebuild=args.rebuild) for r in releases)
+    if args.action == "up":
+        base = args.base_image or (DEFAULT_BASE_IMAGE if base_image_present(client, DEFAULT_BASE_IMAGE) else None)
+        up = engines.up(client, args.releases or list(engines.RELEASES), base_image=base)
+        return "\n".join(f"{e.release}: DOCKER_HOST={e.address}  # {e.describe()}" for e in up)
+    if args.action == "down":
+        pick = {engines.release_of(r) for r in args.releases}
+        removed = engines.remove_engines(client, lambda labels: RUN_LABEL not in labels and (not pick or labels.get(engines.ENGINE_LABEL) in pick))
+        return "removed: " + (", ".join(removed) if removed else "nothing")
+    running = engines.engines_running(client)
+    return "\n".join(f"{e.release}: DOCKER_HOST={e.address}  # {e.describe()}" for e in running) or "no inner engine is running"
+
+
+def _matrix(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
+    from pytest_orchlab.grading.releases import ReleaseMatrix, write_matrix
+    from pytest_orchlab.grading.runner import lab_command
+    from pytest_orchlab.plugin import lab_suite
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = Path(args.previous) if args.previous else (out / "matrix.json" if (out / "matrix.json").exists() else None)
+    if previous is not None and previous.resolve() == (out / "matrix.json").resolve():
+        kept = out / "matrix.previous.json"
+        kept.write_bytes(previous.read_bytes())  # the last matrix stays readable beside the new one
+        previous = kept
+    base = args.base_image or DEFAULT_BASE_IMAGE
+    runs = ReleaseMatrix(args.docker.split(","), out, lab_command(lab_suite(), list(args.pytest_args)), lab_dir=Path(args.lab_dir),
+                         base_image=base, parallel=args.parallel, timeout_s=args.timeout,
+                         progress=lambda line: print(line, flush=True)).run()
+    m, changes, written = write_matrix(runs, out, previous)
+    lines = [f"matrix of {len(runs)} Docker releases into {out}: " + ", ".join(written)]
+    lines += [f"Docker {r.release}: " + (f"{r.report['score']['earned']:g}/{r.report['score']['possible']}" if r.report else f"no result: {r.reason}")
+              for r in runs]
+    if previous is not None:
+        lines.append(f"{len(changes)} change(s) since {previous}" + "".join(f"\n  {c}" for c in changes))
+    if any(r.report is None for r in runs):
+        raise Invalid(t("\n".join(lines), "\n".join(lines)))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,8 +282,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--regrade", action="store_true", help="grade again students whose report is newer than their lab folder")
     p.add_argument("--jobs", type=int, default=1, help="grade N students at once on this engine (own names and ports each; "
                    "CPU measurements and Phase 3 take turns)")
+    p.add_argument("--engines", default=None, metavar="ENGINE,...",
+                   help="spread the students over several Docker engines, one student at a time on each: DOCKER_HOST "
+                        "addresses (tcp://host:2375) or Docker releases (26.1) started as inner engines for this run")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds one student's run may take before it is interrupted")
     p.set_defaults(fn=_grade, pytest_args=[])  # what follows `--` goes to every student's pytest (e.g. -m phase1)
+    p = sub.add_parser("engines", help="Docker engines of other releases (20.10, 26.1, 28.5) built offline and run in containers")
+    p.add_argument("action", choices=["build", "up", "down", "status"])
+    p.add_argument("releases", nargs="*", metavar="RELEASE", help="20.10, 26.1, 28.5 (default: all)")
+    p.add_argument("--rebuild", action="store_true", help="build: again even if cached")
+    p.add_argument("--remove", action="store_true", help="build: remove the cached engine images instead")
+    p.add_argument("--base-image", default=None, help="up: the image copied into each engine (default: orchlab base-image's, if built)")
+    p.set_defaults(fn=_engines)
+    p = sub.add_parser("matrix", help="the lab suite on each Docker release: matrix.md, matrix.json, matrix.png and a diff",
+                       usage="orchlab matrix --docker 20.10,26.1,28.5 --out DIR [options] [-- PYTEST_ARGS...]")
+    p.add_argument("--docker", default=",".join(["20.10", "26.1", "28.5"]), help="comma-separated releases")
+    p.add_argument("--out", required=True)
+    p.add_argument("--lab-dir", default="sample_app", help="the lab folder run on every release (default: sample_app)")
+    p.add_argument("--base-image", default=None, help=f"copied into every engine (default {DEFAULT_BASE_IMAGE})")
+    p.add_argument("--previous", default=None, help="a matrix.json to diff against (default: the one already in --out)")
+    p.add_argument("--parallel", action="store_true", help="all engines at once (CPU sweeps still take turns)")
+    p.add_argument("--timeout", type=float, default=1800.0)
+    p.set_defaults(fn=_matrix, pytest_args=[])
     p = sub.add_parser("verify", help="check signed reports (ORCHLAB_SIGNING_KEY): valid, or exactly which values were changed")
     p.add_argument("reports", nargs="+", metavar="REPORT")
     p.set_defaults(fn=_verify)
@@ -201,9 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:  # everything after `--` is the students' pytest arguments, untouched by argparse
         argv, rest = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     args = parser.parse_args(argv)
-    if rest and args.command != "grade":
+    if rest and args.command not in ("grade", "matrix"):
         parser.error(f"{args.command} takes no arguments after --")
-    args.pytest_args = rest if args.command == "grade" else []
+    args.pytest_args = rest if args.command in ("grade", "matrix") else []
     if args.command == "grade" and not (args.class_dir or args.roster):
         parser.error("grade needs a CLASS_DIR or --roster CSV")
     try:

@@ -19,9 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.helpers import BASE_IMAGE, class_folder  # noqa: E402
 
 
-def grade(room: Path, out: Path, jobs: int, extra: list[str]) -> float:
+def grade(room: Path, out: Path, jobs: int, extra: list[str], engines: str | None = None) -> float:
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pytest_orchlab", "grade", str(room), "--out", str(out), "--jobs", str(jobs),
+    spread = ["--engines", engines] if engines else ["--jobs", str(jobs)]
+    done = subprocess.run([sys.executable, "-m", "pytest_orchlab", "grade", str(room), "--out", str(out), *spread,
                            "--", "--base-image", BASE_IMAGE, "--lab-lang", "en", *extra], text=True)
     if done.returncode != 0:
         sys.exit(f"orchlab grade --jobs {jobs} exited {done.returncode}")
@@ -33,21 +34,29 @@ def verdicts(out: Path) -> dict[str, dict[str, tuple[str, float]]]:
     for report in sorted(out.glob("students/*/report.json")):
         data = json.loads(report.read_text())
         found[report.parent.name] = {cp["id"]: (cp["outcome"], cp["earned"]) for cp in data["checkpoints"]}
+        MESSAGES[(out.name, report.parent.name)] = {cp["id"]: cp.get("message", "") for cp in data["checkpoints"]}
     return found
+
+
+MESSAGES: dict[tuple[str, str], dict[str, str]] = {}  # (serial|parallel, student) -> checkpoint -> message
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--engines", default=None, help="grade the parallel run with --engines (e.g. 20.10,20.10,20.10) instead of --jobs")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     extra = [a for a in args.pytest_args if a != "--"] or ["-m", "phase1 or phase2"]
     with tempfile.TemporaryDirectory(prefix="orchlab-gradebench-") as tmp:
         room = class_folder(Path(tmp) / "class")
         serial = grade(room, Path(tmp) / "serial", 1, extra)
-        parallel = grade(room, Path(tmp) / "parallel", args.jobs, extra)
+        parallel = grade(room, Path(tmp) / "parallel", args.jobs, extra, args.engines)
+        if args.engines:
+            args.jobs = len(args.engines.split(","))
         one, many = verdicts(Path(tmp) / "serial"), verdicts(Path(tmp) / "parallel")
-    diffs = [f"  {sid} {cid}: serial {one[sid].get(cid)} vs --jobs {args.jobs} {many.get(sid, {}).get(cid)}"
+    diffs = [f"  {sid} {cid}: serial {one[sid].get(cid)} vs --jobs {args.jobs} {many.get(sid, {}).get(cid)}\n"
+             f"    serial: {MESSAGES.get(('serial', sid), {}).get(cid, '')}\n    --jobs: {MESSAGES.get(('parallel', sid), {}).get(cid, '')}"
              for sid in one for cid in one[sid] if one[sid].get(cid) != many.get(sid, {}).get(cid)]
     cells = sum(len(v) for v in one.values())
     print(f"class of {len(one)} ({' '.join(extra)}): serial {serial:.0f} s, --jobs {args.jobs} {parallel:.0f} s, "

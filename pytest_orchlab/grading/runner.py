@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -78,10 +79,15 @@ class ClassRun:
 
     def __init__(self, students: Sequence[Student], out: Path, command: Sequence[str], *, regrade: bool = False,
                  timeout_s: float = 1800.0, progress: Callable[[str], None] = print, formats: Sequence[str] = (),
-                 jobs: int = 1) -> None:
+                 jobs: int = 1, engines: Sequence[str] = ()) -> None:
         self.students, self.out, self.command = list(students), out, list(command)
         self.regrade, self.timeout_s, self.progress, self.formats = regrade, timeout_s, progress, list(formats)
-        self.jobs = max(1, jobs)
+        # With several engines (DOCKER_HOST addresses) each grades one student at a time: as many jobs as engines.
+        self.engines = list(engines)
+        self.jobs = len(self.engines) or max(1, jobs)
+        self._free: queue.Queue[str] = queue.Queue()
+        for address in self.engines:
+            self._free.put(address)
         self.key = os.environ.get(KEY_ENV, "").encode() or None
         self._said = threading.Lock()
 
@@ -103,7 +109,12 @@ class ClassRun:
         done: list[Outcome] = []
 
         def one(index: int, student: Student) -> Outcome:
-            outcome = self.run_one(student, instance=f"g{index + 1}" if self.jobs > 1 else None)
+            engine = self._free.get() if self.engines else None
+            try:
+                outcome = self.run_one(student, instance=f"g{index + 1}" if self.jobs > 1 and not engine else None, engine=engine)
+            finally:
+                if engine:
+                    self._free.put(engine)
             with self._said:
                 done.append(outcome)
                 graded = [o.seconds for o in done if o.status != "resumed"]
@@ -132,7 +143,7 @@ class ClassRun:
         said = f"{score['earned']:g}/{score['possible']} points"
         return said + (" (already graded, kept)" if outcome.status == "resumed" else f" in {_duration(outcome.seconds)}")
 
-    def run_one(self, student: Student, instance: str | None = None) -> Outcome:
+    def run_one(self, student: Student, instance: str | None = None, engine: str | None = None) -> Outcome:
         here = self.folder(student)
         here.mkdir(parents=True, exist_ok=True)
         if not self.regrade:
@@ -144,7 +155,7 @@ class ClassRun:
         for stale in ("report.json", "crash.json"):
             (here / stale).unlink(missing_ok=True)
         begin = time.monotonic()
-        code, reason = self._pytest(student, here, instance)
+        code, reason = self._pytest(student, here, instance, engine)
         seconds = time.monotonic() - begin
         report_path = here / "report.json"
         if code in CLEAN_EXITS and report_path.exists():
@@ -158,9 +169,11 @@ class ClassRun:
         report = json.loads(report_path.read_text()) if report_path.exists() else None
         return Outcome(student, "crashed", report, seconds, code, reason, here)
 
-    def _pytest(self, student: Student, here: Path, instance: str | None) -> tuple[int | None, str]:
+    def _pytest(self, student: Student, here: Path, instance: str | None, engine: str | None = None) -> tuple[int | None, str]:
         """Run the student's pytest; on timeout, Ctrl-C it (the plugin cleans up) and then kill it."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if engine:
+            env["DOCKER_HOST"] = engine  # this student's run, alone on that engine
         if instance:
             env["ORCHLAB_INSTANCE"] = instance  # own names and ports beside the other runs on this engine
         with (here / "pytest.log").open("w") as log:

@@ -1,0 +1,135 @@
+"""The lab suite on each Docker release: an inner engine per release, one pytest run against each, a matrix.
+
+Engines run one after another by default (Phase 1 measures CPU); ``parallel`` starts them together and
+lets the machine's ``cpu`` turn keep the saturation sweeps apart. Every inner engine carries the
+matrix run's label, is removed as soon as its run ends, also on Ctrl-C, and is swept after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_orchlab.core.errors import OrchlabError
+from pytest_orchlab.core.text import t
+from pytest_orchlab.docker.engine import RUN_LABEL, Engine
+from pytest_orchlab.docker.engines import ENGINE_LABEL, InnerEngine, build_engine_image, release_of, remove_engines, start_engine
+from pytest_orchlab.results.matrix import Matrix, diff, markdown, png
+
+
+@dataclass
+class ReleaseRun:
+    """One release's column: the engine it ran on, its report (None if the run crashed) and why."""
+
+    release: str
+    engine: InnerEngine | None = None
+    report: dict[str, Any] | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    seconds: float = 0.0
+    about: dict[str, Any] = field(default_factory=dict)
+
+
+class ReleaseMatrix:
+    """``orchlab matrix``: build what is missing, then run ``command`` against an engine of each release."""
+
+    def __init__(self, releases: Sequence[str], out: Path, command: Sequence[str], *, lab_dir: Path, base_image: str | None,
+                 parallel: bool = False, timeout_s: float = 1800.0, progress: Callable[[str], None] = print) -> None:
+        self.releases = list(dict.fromkeys(release_of(r) for r in releases))
+        self.out, self.command, self.lab_dir, self.base_image = out, list(command), lab_dir, base_image
+        self.parallel, self.timeout_s, self.progress = parallel, timeout_s, progress
+        self.host = Engine.connect()
+
+    def _mine(self, labels: dict[str, str]) -> bool:
+        return labels.get(RUN_LABEL) == self.host.run_id
+
+    def run(self) -> list[ReleaseRun]:
+        from pytest_orchlab.docker.sweep import RunLock
+
+        for release in self.releases:
+            self.progress(build_engine_image(self.host.client, release, progress=self.progress))
+        with RunLock(self.host.run_id):
+            try:
+                if self.parallel:
+                    with ThreadPoolExecutor(max_workers=len(self.releases), thread_name_prefix="orchlab-matrix") as pool:
+                        return list(pool.map(self.one, self.releases))
+                return [self.one(r) for r in self.releases]
+            finally:
+                removed = remove_engines(self.host.client, self._mine)
+                if removed:
+                    self.progress("orchlab: removed " + ", ".join(removed))
+
+    def one(self, release: str) -> ReleaseRun:
+        here = self.out / release
+        here.mkdir(parents=True, exist_ok=True)
+        (here / "report.json").unlink(missing_ok=True)
+        result = ReleaseRun(release)
+        began = time.monotonic()
+        try:
+            result.engine = start_engine(self.host.client, release, labels={RUN_LABEL: self.host.run_id},
+                                         base_image=self.base_image, progress=self.progress)
+            self.progress(f"orchlab: Docker {release}: {result.engine.describe()}; running the lab suite ...")
+            result.exit_code, result.reason = self._pytest(result.engine, here)
+        except OrchlabError as exc:
+            result.reason = exc.render("en")
+        finally:
+            remove_engines(self.host.client, lambda labels: self._mine(labels) and labels.get(ENGINE_LABEL) == release)
+        result.seconds = time.monotonic() - began
+        if (here / "report.json").exists() and result.exit_code in (0, 1):
+            result.report = json.loads((here / "report.json").read_text())
+        elif not result.reason:
+            result.reason = f"pytest exited {result.exit_code}; see {here / 'pytest.log'}"
+        if result.engine is not None:
+            result.about = {"version": result.engine.version, "mode": result.engine.mode, "describe": result.engine.describe()}
+        result.about.update({"seconds": round(result.seconds, 1), "reason": result.reason})
+        self.progress(f"orchlab: Docker {release}: " + (
+            f"{result.report['score']['earned']:g}/{result.report['score']['possible']} points in {result.seconds:.0f} s"
+            if result.report else f"no result ({result.reason})"))
+        return result
+
+    def _pytest(self, engine: InnerEngine, here: Path) -> tuple[int | None, str]:
+        env = {**os.environ, **engine.env(), "PYTHONUNBUFFERED": "1"}
+        if self.base_image:
+            env["ORCHLAB_BASE_IMAGE"] = self.base_image
+        argv = [*self.command, "--lab-dir", str(self.lab_dir), "--lab-report", str(here / "report.json")]
+        with (here / "pytest.log").open("w") as log:
+            proc = subprocess.Popen(argv, cwd=here, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            try:
+                return proc.wait(timeout=self.timeout_s), ""
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=120)
+                return proc.returncode, f"timed out after {self.timeout_s:.0f} s and was interrupted"
+            except BaseException:
+                proc.send_signal(signal.SIGINT)  # Ctrl-C: the run cleans up inside its engine, then the engine goes
+                proc.wait(timeout=120)
+                raise
+
+
+def write_matrix(runs: Sequence[ReleaseRun], out: Path, previous: Path | None) -> tuple[Matrix, list[str], list[str]]:
+    """matrix.json, matrix.md and matrix.png in ``out``; the diff against ``previous`` (a matrix.json) if given."""
+    m = Matrix.from_reports({r.release: r.report for r in runs}, {r.release: r.about for r in runs})
+    changes: list[str] | None = None
+    if previous is not None:
+        try:
+            changes = diff(Matrix.from_json(json.loads(previous.read_text())), m)
+        except (OSError, ValueError, KeyError) as exc:
+            said = f"cannot read the previous matrix {previous}: {exc}"
+            raise OrchlabError(t(f"이전 매트릭스 {previous} 를 읽을 수 없습니다: {exc}", said)) from None
+    written = ["matrix.json", "matrix.md"]
+    (out / "matrix.json").write_text(json.dumps(m.to_json(), ensure_ascii=False, indent=2) + "\n")
+    (out / "matrix.md").write_text(markdown(m, changes))
+    try:
+        png(m, out / "matrix.png")
+        written.append("matrix.png")
+    except ImportError:
+        written.append("no matrix.png: matplotlib is not installed (pip install 'pytest-orchlab[grade]')")
+    return m, changes or [], written

@@ -1,0 +1,125 @@
+"""Docker releases for course maintainers, on real inner engines: build, up/down, the matrix with a diff, Ctrl-C.
+
+Slow (debootstrap of each suite once, an inner engine per test), so `tox -e releases` runs this folder
+and CI runs that environment after `tox -e tests`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from pytest_orchlab.cli import main
+from pytest_orchlab.docker.engine import RUN_LABEL
+from pytest_orchlab.docker.engines import ENGINE_LABEL, build_engine_image, remove_engines, start_engine
+from pytest_orchlab.results.matrix import Matrix
+from tests.helpers import BASE_IMAGE, SAMPLE, class_folder
+
+RUN = "20990101T000000Z-rel0"
+
+
+def labelled(client: docker.DockerClient, label: str) -> list[str]:
+    flt = {"label": label}
+    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+            + [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
+            + [f"network {n.name}" for n in client.networks.list(filters=flt)])
+
+
+@pytest.fixture(scope="module")
+def client() -> docker.DockerClient:
+    c = docker.from_env()
+    for release in ("20.10", "26.1"):
+        print(build_engine_image(c, release))  # cached after the first build on a machine
+    return c
+
+
+def test_an_inner_engine_of_another_release_runs_the_lab_image_and_leaves_nothing(client: docker.DockerClient) -> None:
+    engine = start_engine(client, "26.1", labels={RUN_LABEL: RUN}, base_image=BASE_IMAGE)
+    try:
+        assert engine.version.startswith("26.1."), engine.describe()
+        assert engine.mode in ("privileged", "capabilities")
+        inner = docker.DockerClient(base_url=engine.address, timeout=60)
+        assert inner.images.get(BASE_IMAGE)  # copied in, no registry
+        out = inner.containers.run(BASE_IMAGE, ["python3", "-c", "import flask; print(flask.__name__)"], remove=True)
+        assert out.strip() == b"flask"
+        assert main(["engines", "status"]) == 0
+    finally:
+        remove_engines(client, lambda labels: labels.get(RUN_LABEL) == RUN)
+    assert labelled(client, f"{RUN_LABEL}={RUN}") == []
+
+
+def test_the_matrix_on_two_releases_with_a_diff(client: docker.DockerClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "matrix"
+    out.mkdir()
+    # A previous matrix in which 20.10 failed the saturation and 26.1 had not been tried: both must show in the diff.
+    previous = {"schema": "orchlab-matrix/1", "releases": {"20.10": {"version": "20.10.24"}},
+                "cells": {"p1-cpu-saturation": {"20.10": {"outcome": "failed", "figures": {"peak_cpu_pct": 60.0}, "message": "m"}}}}
+    (out / "matrix.json").write_text(json.dumps(previous))
+    code = main(["matrix", "--docker", "20.10,26.1", "--out", str(out), "--lab-dir", str(SAMPLE), "--base-image", BASE_IMAGE,
+                 "--", "-m", "phase1", "--lab-lang", "en"])
+    said = capsys.readouterr().out
+    assert code == 0, said
+    m = Matrix.from_json(json.loads((out / "matrix.json").read_text()))
+    assert list(m.columns) == ["20.10", "26.1"]
+    assert m.columns["26.1"]["version"].startswith("26.1.") and m.columns["20.10"]["version"].startswith("20.10.")
+    for release in m.columns:
+        outcomes = {cid: m.cell(cid, release).outcome for cid in m.ids()}
+        assert len(outcomes) == 8 and set(outcomes.values()) <= {"passed", "failed"}, (release, outcomes)  # all measured
+        for cid in ("p1-image-builds", "p1-container-serves", "p1-cpu-saturation", "p1-kill-outage", "p1-manual-recovery"):
+            assert outcomes[cid] == "passed", (release, cid, m.cell(cid, release).message)
+        assert m.cell("p1-cpu-saturation", release).figures["peak_cpu_pct"] >= 90
+        assert m.cell("p1-manual-recovery", release).figures["downtime_s"] > 0
+    md = (out / "matrix.md").read_text()
+    assert "| `p1-cpu-saturation` | ✅" in md and "Docker 26.1 (26.1." in md
+    assert "`p1-cpu-saturation` on Docker 20.10: failed → passed" in md and "new release column: Docker 26.1" in md
+    assert (out / "matrix.previous.json").exists() and (out / "matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert labelled(client, ENGINE_LABEL) == [], "every inner engine of the matrix is gone"
+
+
+def test_a_class_spread_over_two_inner_engines_of_different_releases(client: docker.DockerClient, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    room = class_folder(tmp_path / "class")
+    for sid in ("bora", "dana", "finn"):  # alice (the reference), chul (wrong greeting), eun (no phase1/) stay
+        subprocess.run(["rm", "-rf", str(room / sid)], check=True)
+    out = tmp_path / "graded"
+    code = main(["grade", str(room), "--out", str(out), "--engines", "20.10,26.1", "--", "-m", "phase1", "--lab-lang", "en",
+                 "--base-image", BASE_IMAGE])
+    said = capsys.readouterr().out
+    assert code == 0, said
+    assert "with 2 job(s)" in said, said
+    rows = {r["student"]: r for r in json.loads((out / "class.json").read_text())}
+    assert set(rows) == {"alice", "chul", "eun"}
+    engines = {r["engine"] for r in rows.values()}
+    assert all(e and e.startswith("tcp://") for e in engines) and len(engines) == 2, rows  # both engines graded someone
+    reports = {sid: json.loads((out / "students" / sid / "report.json").read_text()) for sid in rows}
+    assert {r["engine"]["version"][:4] for r in reports.values()} == {"20.1", "26.1"}
+    outcomes = {sid: {cp["id"]: cp["outcome"] for cp in r["checkpoints"]} for sid, r in reports.items()}
+    assert set(outcomes["alice"].values()) == {"passed"}, outcomes["alice"]
+    assert outcomes["chul"]["p1-container-serves"] == "failed" and outcomes["eun"]["p1-image-builds"] != "passed"
+    assert labelled(client, ENGINE_LABEL) == [], "every inner engine of the class run is gone"
+
+
+def test_ctrl_c_during_the_matrix_removes_the_inner_engine(client: docker.DockerClient, tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "pytest_orchlab", "matrix", "--docker", "20.10", "--out", str(tmp_path / "m"),
+                             "--lab-dir", str(SAMPLE), "--base-image", BASE_IMAGE, "--", "-m", "phase1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "running the lab suite" in line:
+            break
+    time.sleep(8)  # the inner run is building and serving the lab app
+    assert labelled(client, ENGINE_LABEL), "".join(seen)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=180)[0]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert labelled(client, ENGINE_LABEL) == [], "".join(seen) + rest
