@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import docker.errors
 
+from pytest_orchlab.core.errors import OrchlabError
+from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import Progress, apt_install
 
 DEFAULT_BASE_IMAGE = "orchlab/python-base:bookworm"
@@ -23,6 +27,35 @@ def base_image_present(client: docker.DockerClient, name: str) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
+
+
+@contextlib.contextmanager
+def debootstrap(suite: str, packages: str, progress: Progress, about: str = "about a minute") -> Iterator[Path]:
+    """A minimal Debian ``suite`` tree with ``packages`` in a temporary folder, removed afterwards."""
+    if shutil.which("debootstrap") is None:
+        apt_install("debootstrap", progress=progress)
+    with tempfile.TemporaryDirectory(prefix="orchlab-rootfs-") as tmp:
+        root = Path(tmp) / "rootfs"
+        progress(f"orchlab: debootstrap {suite} with {packages} ({about}) ...")
+        done = subprocess.run(["debootstrap", "--variant=minbase", f"--include={packages}", suite, str(root)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+        if done.returncode != 0:
+            said = done.stderr.strip()[-300:]
+            raise OrchlabError(t(f"debootstrap {suite} 가 실패했습니다: {said}", f"debootstrap {suite} failed: {said}"),
+                               t("Debian 미러(deb.debian.org)에 닿는지 확인하세요.", "check that the Debian mirror (deb.debian.org) is reachable."))
+        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+        yield root
+
+
+def import_tree(client: docker.DockerClient, root: Path, name: str, changes: list[str], progress: Progress) -> None:
+    """``tar -C root -c . | docker import --change ... - name``."""
+    repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+    progress(f"orchlab: docker import as {name} ...")
+    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+    assert tar.stdout is not None
+    client.api.import_image_from_stream(tar.stdout, repository=repo, tag=tag, changes=changes)
+    if tar.wait() != 0:
+        raise OrchlabError(t("debootstrap 트리의 tar 가 실패했습니다.", "tar of the debootstrap tree failed."))
 
 
 def build_base_image(
@@ -42,29 +75,8 @@ def build_base_image(
     """
     if base_image_present(client, name) and not rebuild:
         return f"{name} already present (cached; --rebuild to make it again)"
-    if shutil.which("debootstrap") is None:
-        apt_install("debootstrap", progress=progress)
-    with tempfile.TemporaryDirectory(prefix="orchlab-rootfs-") as tmp:
-        root = Path(tmp) / "rootfs"
-        progress(f"orchlab: debootstrap {suite} with {PACKAGES} (about a minute) ...")
-        subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", suite, str(root)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    with debootstrap(suite, PACKAGES, progress) as root:
         for marker in root.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
             marker.unlink()
-        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
-        repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
-        progress(f"orchlab: docker import as {name} ...")
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        assert tar.stdout is not None
-        client.api.import_image_from_stream(
-            tar.stdout,
-            repository=repo,
-            tag=tag,
-            changes=[f"LABEL {BASE_LABEL}={suite}", 'CMD ["python3"]', "ENV LANG=C.UTF-8"],
-        )
-        if tar.wait() != 0:
-            raise RuntimeError("tar of the debootstrap tree failed")
+        import_tree(client, root, name, [f"LABEL {BASE_LABEL}={suite}", 'CMD ["python3"]', "ENV LANG=C.UTF-8"], progress)
     return f"built {name} from Debian {suite}"

@@ -8,9 +8,6 @@ imports it as ``orchlab/engine:<release>``; ``orchlab engines up`` runs each as 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +18,8 @@ import requests.exceptions
 
 from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.baseimage import base_image_present
-from pytest_orchlab.docker.engine import RUN_LABEL, Progress, apt_install
+from pytest_orchlab.docker.baseimage import base_image_present, debootstrap, import_tree
+from pytest_orchlab.docker.engine import RUN_LABEL, Progress
 from pytest_orchlab.measure.waiting import poll
 
 RELEASES = {"20.10": "bookworm", "26.1": "trixie", "28.5": "sid"}  # Docker release -> the Debian suite carrying it
@@ -70,32 +67,14 @@ def build_engine_image(client: docker.DockerClient, release: str, *, rebuild: bo
     name, suite = image_name(release), RELEASES[release]
     if base_image_present(client, name) and not rebuild:
         return f"{name} already present (Docker {client.images.get(name).labels.get('orchlab.docker-version', '?')}; cached)"
-    if shutil.which("debootstrap") is None:
-        apt_install("debootstrap", progress=progress)
-    with tempfile.TemporaryDirectory(prefix="orchlab-engine-") as tmp:
-        root = Path(tmp) / "rootfs"
-        progress(f"orchlab: debootstrap {suite} with {PACKAGES} for Docker {release} (a minute or two) ...")
-        done = subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", suite, str(root)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-        if done.returncode != 0:
-            raise OrchlabError(t(f"debootstrap {suite} 가 실패했습니다: {done.stderr.strip()[-300:]}",
-                                 f"debootstrap {suite} failed: {done.stderr.strip()[-300:]}"),
-                               t("Debian 미러(deb.debian.org)에 닿는지 확인하세요.", "check that the Debian mirror (deb.debian.org) is reachable."))
+    with debootstrap(suite, PACKAGES, progress, about=f"Docker {release}, a minute or two") as root:
         version = dpkg_version(root, "docker.io") or ""
         if not version.startswith(release + "."):
             raise OrchlabError(t(f"Debian {suite} 의 docker.io 는 {version or '없음'} 입니다 (Docker {release} 가 아님).",
                                  f"Debian {suite} carries docker.io {version or 'not at all'}, not Docker {release}."),
                                t("다른 릴리스를 고르거나 RELEASES 의 suite 를 고치세요.", "choose another release or fix its suite in RELEASES."))
-        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
-        progress(f"orchlab: docker import as {name} (docker.io {version}) ...")
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        assert tar.stdout is not None
-        client.api.import_image_from_stream(
-            tar.stdout, repository=IMAGE, tag=release,
-            changes=[f"LABEL {IMAGE_LABEL}={release}", f"LABEL orchlab.docker-version={version}", "ENV LANG=C.UTF-8",
-                     'CMD ["dockerd"]'])
-        if tar.wait() != 0:
-            raise OrchlabError(t("debootstrap 트리의 tar 가 실패했습니다.", "tar of the debootstrap tree failed."))
+        import_tree(client, root, name, [f"LABEL {IMAGE_LABEL}={release}", f"LABEL orchlab.docker-version={version}",
+                                         "ENV LANG=C.UTF-8", 'CMD ["dockerd"]'], progress)
     return f"built {name}: Debian {suite}, docker.io {version}"
 
 

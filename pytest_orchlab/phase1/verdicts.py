@@ -87,8 +87,8 @@ def cpu_saturation(sat: Saturation) -> Verdict:
         return Verdict(True, t(f"최대 CPU {sat.peak_cpu:.0f}% (한계 {sat.ceiling:.0f}%의 {sat.peak_cpu / sat.ceiling:.0%})",
                                f"peak CPU {sat.peak_cpu:.0f}% ({sat.peak_cpu / sat.ceiling:.0%} of its {sat.ceiling:.0f}% ceiling)"), ev)
     return Verdict(False, t(
-        f"최대 CPU {sat.peak_cpu:.0f}% 로 {need:.0f}% 에 못 미쳤습니다 (한계 {sat.ceiling:.0f}%: {sat.ceiling_reason}).",
-        f"peak CPU was {sat.peak_cpu:.0f}%, below {need:.0f}% (ceiling {sat.ceiling:.0f}%: {sat.ceiling_reason})."),
+        f"최대 CPU {sat.peak_cpu:.1f}% 로 {need:.0f}% 에 못 미쳤습니다 (한계 {sat.ceiling:.0f}%: {sat.ceiling_reason}).",
+        f"peak CPU was {sat.peak_cpu:.1f}%, below {need:.0f}% (ceiling {sat.ceiling:.0f}%: {sat.ceiling_reason})."),
         ev, t("앱이 요청마다 CPU를 쓰는지 확인하세요. 실습의 ab -c 10 은 sleep 때문에 CPU를 거의 쓰지 않습니다.",
               "check that the app spends CPU per request; the lab's ab -c 10 is sleep-bound and barely uses CPU."))
 
