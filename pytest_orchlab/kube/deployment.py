@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import docker.errors
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
@@ -155,13 +156,19 @@ class HelloDeployment:
             # A deleted pod's containers are stopped by the kubelet a moment later; leave none running behind.
             running, _ = poll(self._pod_containers, lambda found: not found, timeout=30, interval=0.5)
             for ctr in running:  # the kubelet did not stop them in time: they belong to pods of this run, now gone
-                ctr.remove(force=True)
+                self._remove_container(ctr["Id"])
             # Their pod sandboxes (the pause containers) stay behind, exited, until the kubelet's garbage
             # collection: those of this run's pods, now gone from the API, are removed here.
             alive = {p.metadata.name for p in self.cluster.core.list_namespaced_pod(self.namespace).items}
             for ctr in self._pod_containers("exited"):
-                if ctr.labels.get("io.kubernetes.pod.name") not in alive:
-                    ctr.remove(force=True)
+                if (ctr.get("Labels") or {}).get("io.kubernetes.pod.name") not in alive:
+                    self._remove_container(ctr["Id"])
+
+    def _remove_container(self, cid: str) -> None:
+        try:
+            self.engine_client.api.remove_container(cid, force=True)
+        except docker.errors.NotFound:
+            pass  # the kubelet removed it first
 
     def _put_back(self) -> None:
         body = {"spec": {"replicas": self._restore["replicas"], "template": self.cluster.api.sanitize_for_serialization(self._restore["template"])}}
@@ -170,10 +177,12 @@ class HelloDeployment:
         except ApiException as exc:
             self.progress(f"orchlab: could not put {NAME} back ({exc.reason}); it had {self._restore['replicas']} replicas")
 
-    def _pod_containers(self, status: str = "running") -> list[Any]:
-        """Containers (app and sandbox) of this run's pods on the shared engine."""
-        found = self.engine_client.containers.list(all=True, filters={"status": status, "label": f"io.kubernetes.pod.namespace={self.namespace}"})
-        return [c for c in found if c.labels.get("io.kubernetes.pod.name") in self._pods_seen or c.labels.get(RUN_LABEL) == self.run_id]
+    def _pod_containers(self, status: str = "running") -> list[dict[str, Any]]:
+        """Containers (app and sandbox) of this run's pods on the shared engine, as the list endpoint gives
+        them: one call, no inspect of each (the kubelet may remove one in between)."""
+        found = self.engine_client.api.containers(all=True, filters={"status": status, "label": f"io.kubernetes.pod.namespace={self.namespace}"})
+        return [c for c in found if (c.get("Labels") or {}).get("io.kubernetes.pod.name") in self._pods_seen
+                or (c.get("Labels") or {}).get(RUN_LABEL) == self.run_id]
 
     def service(self) -> k8s.V1Service | None:
         try:

@@ -23,6 +23,7 @@ from pytest_orchlab.measure.waiting import poll
 
 REVISION = "deployment.kubernetes.io/revision"
 KUBE_PROXY_SYNC_S = 1.0  # kube-proxy's default --iptables-min-sync-period
+AFTER_SETTLE_S = 10.0  # how long departed pods may still answer before that counts against the rollout
 
 
 class PodWatch:
@@ -170,9 +171,20 @@ def _finish(dep: HelloDeployment, roll: KubeRollout, timeline: Timeline, timeout
     # Old pods stay Terminating for their grace period (python as PID 1 ignores SIGTERM) and keep answering
     # until the service's endpoints drop them and kube-proxy (min sync 1 s) rewrites its rules: "every pod on
     # v2" is judged on the requests sent after that, not on the rollout's own completion.
-    settled, waited = poll(lambda: _endpoints_only(dep, {p.name for p in roll.pods_after}), bool, timeout=30, interval=0.2)
+    names = {p.name for p in roll.pods_after}
+    settled, waited = poll(lambda: _endpoints_only(dep, names), bool, timeout=30, interval=0.2)
     roll.settled_s = round(waited, 1) if settled else None
-    roll.after = timeline.wait_for(20, time.time() + KUBE_PROXY_SYNC_S, 10.0 + KUBE_PROXY_SYNC_S)[:20]
+    # kube-proxy may rewrite its rules later than its minimum sync on a busy node: the 20 answers judged are
+    # those after the last one a departed pod gave, within a bound; past it, what was seen is judged as is.
+    since = time.time() + KUBE_PROXY_SYNC_S
+
+    def fresh() -> list[Reply]:
+        seen = timeline.window(since, time.time())
+        last_old = max((i for i, r in enumerate(seen) if r.answered_by and r.answered_by not in names), default=-1)
+        return seen[last_old + 1:]
+
+    after, _ = poll(fresh, lambda found: len(found) >= 20, timeout=10.0 + KUBE_PROXY_SYNC_S + AFTER_SETTLE_S, interval=0.2)
+    roll.after = after[:20] if len(after) >= 20 else timeline.window(since, time.time())[:20]
     roll.traffic_errors = list(timeline.errors)
     return roll
 
