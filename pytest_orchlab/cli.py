@@ -234,7 +234,7 @@ def _matrix(args: argparse.Namespace) -> str:
         previous = kept
     base = args.base_image or DEFAULT_BASE_IMAGE
     runs = ReleaseMatrix(args.docker.split(","), out, lab_command(lab_suite(), list(args.pytest_args)), lab_dir=Path(args.lab_dir),
-                         base_image=base, parallel=args.parallel, timeout_s=args.timeout,
+                         base_image=base, parallel=args.parallel, timeout_s=args.timeout, swarm_nodes=args.swarm_nodes,
                          progress=lambda line: print(line, flush=True)).run()
     m, changes, written = write_matrix(runs, out, previous)
     lines = [f"matrix of {len(runs)} Docker releases into {out}: " + ", ".join(written)]
@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--previous", default=None, help="a matrix.json to diff against (default: the one already in --out)")
     p.add_argument("--parallel", action="store_true", help="all engines at once (CPU sweeps still take turns)")
     p.add_argument("--timeout", type=float, default=1800.0)
+    p.add_argument("--swarm-nodes", type=int, default=1, choices=range(1, 6), metavar="N",
+                   help="run each release as a swarm of N inner engines (pytest --swarm-nodes), with the phase2x checkpoints")
     p.set_defaults(fn=_matrix, pytest_args=[])
     p = sub.add_parser("verify", help="check signed reports (ORCHLAB_SIGNING_KEY): valid, or exactly which values were changed")
     p.add_argument("reports", nargs="+", metavar="REPORT")

@@ -35,6 +35,7 @@ from pytest_orchlab.results.verdict import Verdict
 from pytest_orchlab.session import STATE, LabState
 from pytest_orchlab.swarm.cluster import Swarm
 from pytest_orchlab.swarm.mesh import MeshCheck, check_routing_mesh
+from pytest_orchlab.swarm.nodes import SwarmNodes
 from pytest_orchlab.swarm.probe import NetworkProbe
 from pytest_orchlab.swarm.rollout import Rollout, update_image
 from pytest_orchlab.swarm.scaling import ScaleOut, scale_out
@@ -62,17 +63,15 @@ def _background(state: LabState, load: HostProbe | NetworkProbe) -> Iterator[Non
 
 
 @pytest.fixture(scope="session")
-def orchlab_docker_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """The Docker engine, resolved once (``DOCKER_HOST``, then the docker context, then the local socket)
-    and used by every client of the run: the SDK, testcontainers and the ``docker`` CLI.
+def orchlab_host_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The Docker engine on this machine's address (``DOCKER_HOST``, then the docker context, then the local
+    socket), resolved once. It is the run's engine unless ``--swarm-nodes`` makes one of inner engines on it.
 
     The run holds a lock file while it lives; at start it sweeps what runs that are over left behind,
     at the end everything labelled with this run's ``orchlab.run`` id. Not gradable when no engine answers.
     """
     state = _state(request)
     engine = Engine.connect(run_id=state.run_id)
-    state.engine = engine
-    state.report.engine = engine.describe()
     with RunLock(state.run_id):
         swept = sweep(engine.client, lambda run: run != state.run_id and not run_alive(run))
         forget_dead_runs()
@@ -81,6 +80,30 @@ def orchlab_docker_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         state.report.cleanup += [f"before the run: {line}" for line in swept.lines()]
         yield engine
         state.report.cleanup += sweep(engine.client, lambda run: run == state.run_id).lines()
+
+
+@pytest.fixture(scope="session")
+def orchlab_swarm_nodes(request: pytest.FixtureRequest, orchlab_host_engine: Engine) -> Iterator[SwarmNodes | None]:
+    """With ``--swarm-nodes N`` (N > 1): N inner engines of ``--swarm-release`` on one network, the first the
+    manager and the run's engine, the others its workers (swarm mode is made when Phase 2 starts). None otherwise."""
+    settings = _state(request).settings
+    if settings.swarm_nodes <= 1:
+        yield None
+        return
+    with SwarmNodes(orchlab_host_engine, settings.swarm_nodes, settings.swarm_release, settings.base_image, _state(request).progress) as nodes:
+        yield nodes
+        _state(request).report.engine["swarm_nodes"] = nodes.describe()  # with the nodes an experiment stopped
+
+
+@pytest.fixture(scope="session")
+def orchlab_docker_engine(request: pytest.FixtureRequest, orchlab_host_engine: Engine, orchlab_swarm_nodes: SwarmNodes | None) -> Engine:
+    """The engine every checkpoint uses, one address for all its clients (SDK, testcontainers, the ``docker``
+    CLI): the host engine, or with ``--swarm-nodes`` the manager of the run's own nodes."""
+    state = _state(request)
+    engine = orchlab_swarm_nodes.engine if orchlab_swarm_nodes is not None and orchlab_swarm_nodes.engine else orchlab_host_engine
+    state.engine = orchlab_host_engine  # where the run's labels are swept at the very end (inner nodes are gone by then)
+    state.report.engine = {**engine.describe(), **({"swarm_nodes": orchlab_swarm_nodes.describe()} if orchlab_swarm_nodes else {})}
+    return engine
 
 
 @pytest.fixture(scope="session")
@@ -362,3 +385,16 @@ def orchlab_kube_rolling_update(orchlab_kube_cluster: Cluster, orchlab_docker_en
     """``kubectl set image`` to ``simple-web:v2`` (the lab's sed), followed until every pod runs it, under steady traffic."""
     orchlab_progress("orchlab: " + load_image(orchlab_kube_cluster, orchlab_docker_engine.client, orchlab_lab_image_v2.tag).en)
     return set_image(orchlab_hello_k8s, orchlab_lab_image_v2.tag, orchlab_kube_traffic, progress=orchlab_progress)
+
+
+# --- Phase 2 on several nodes (--swarm-nodes, marker phase2x) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def orchlab_nodes(orchlab_swarm_nodes: SwarmNodes | None) -> SwarmNodes:
+    """The run's swarm nodes; not gradable without ``--swarm-nodes`` (the multi-node checkpoints need workers)."""
+    if orchlab_swarm_nodes is None:
+        raise NotGradable(t("이 체크포인트는 노드가 여러 개인 Swarm 이 필요합니다.", "This checkpoint needs a swarm of several nodes."),
+                          t("--swarm-nodes 3 으로 실행하면 orchlab 이 내부 엔진 3개로 Swarm 을 만듭니다 (먼저 `orchlab engines build 20.10`).",
+                            "run with --swarm-nodes 3 and orchlab makes a swarm of three inner engines (first `orchlab engines build 20.10`)."))
+    return orchlab_swarm_nodes

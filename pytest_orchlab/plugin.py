@@ -48,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.xmlpath = junit[0] or JUNIT_DEFAULT
     for phase, what in ((1, "single container"), (2, "Docker Swarm"), (3, "Kubernetes")):
         config.addinivalue_line("markers", f"phase{phase}: lab Phase {phase} ({what}) checkpoints")
+    config.addinivalue_line("markers", "phase2x: Docker Swarm on several nodes (drain, node loss, placement); run with --swarm-nodes 3")
     config.addinivalue_line("markers", CHECKPOINT_HELP)
     if not lab_requested(config):
         return

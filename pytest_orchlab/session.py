@@ -47,7 +47,7 @@ class LabState:
     settings: Settings
     report: Report
     run_id: str
-    engine: Any = None  # pytest_orchlab.docker.engine.Engine once a checkpoint connected
+    engine: Any = None  # the host pytest_orchlab.docker.engine.Engine once a checkpoint connected: swept at the end
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
     blocked_by: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -58,6 +58,7 @@ class LabState:
     progress: Callable[[str], None] = print
     written: list[str] = field(default_factory=list)
     background: list[Any] = field(default_factory=list)  # running load with pause() and resume(): steady probes
+    multinode_deselected: int = 0  # phase2x checkpoints left out: the run has no --swarm-nodes
 
     @contextlib.contextmanager
     def background_paused(self) -> Iterator[None]:
@@ -155,23 +156,40 @@ class LabSession:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None, None, None]:
         # After every other plugin (pytest-randomly shuffles, -k/-m deselect): the lab is a sequence.
         yield
+        self._multinode_only(items)
         slots = [n for n, item in enumerate(items) if checkpoint_of(item) is not None]
         for n, item in zip(slots, _lab_order([items[n] for n in slots]), strict=True):
             items[n] = item
         self.state.selected = {checkpoint_of(items[n]).id for n in slots}  # type: ignore[union-attr]
 
+    def _multinode_only(self, items: list[pytest.Item]) -> None:
+        """phase2x needs several nodes: without ``--swarm-nodes`` it is deselected (said in the summary), unless
+        ``-m`` names it, when it runs and says how to make the nodes."""
+        if self.state.settings.swarm_nodes > 1 or "phase2x" in (self.config.getoption("markexpr", "") or ""):
+            return
+        dropped = [item for item in items if item.get_closest_marker("phase2x")]
+        if dropped:
+            items[:] = [item for item in items if not item.get_closest_marker("phase2x")]
+            self.config.hook.pytest_deselected(items=dropped)
+            self.state.multinode_deselected = len(dropped)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         # A terminated run (SIGTERM from CI or a teacher's script) cleans up as Ctrl-C does, but only while
         # the lab runs: the handler is put back before anything else of pytest's ends.
-        previous = None
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        # A run started in the background of a script inherits SIGINT ignored; a teacher's Ctrl-C (or orchlab grade
+        # stopping a student's run) must still clean up, so SIGINT raises KeyboardInterrupt while the lab runs.
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+                previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_interrupt)
+            if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+                previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return (yield)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
@@ -340,6 +358,10 @@ class LabSession:
         terminalreporter.section("orchlab: 실습 체크리스트" if lang == "ko" else "orchlab: lab checklist")
         for line in state.report.checklist():
             terminalreporter.write_line(line)
+        if state.multinode_deselected:
+            n = state.multinode_deselected
+            terminalreporter.write_line(f"phase2x: 다중 노드 체크포인트 {n}개는 실행하지 않았습니다 (--swarm-nodes 3 이 필요)" if lang == "ko"
+                                        else f"phase2x: {n} multi-node checkpoint(s) not run (they need --swarm-nodes 3)")
         if any(c.startswith(("LEFT BEHIND", "could not remove")) for c in state.report.cleanup):
             terminalreporter.write_line("; ".join(state.report.cleanup), red=True)
         if state.settings.report:

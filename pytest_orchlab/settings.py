@@ -36,6 +36,24 @@ def lang_choice(value: str) -> str:
     return value
 
 
+def nodes_choice(value: str) -> str:
+    """``type=`` for ``--swarm-nodes``: 1 (this engine alone) to 5."""
+    if not value.strip().isdigit() or not 1 <= int(value) <= 5:
+        raise pytest.UsageError(f"--swarm-nodes must be a number of nodes from 1 to 5, not {value!r}")
+    return value.strip()
+
+
+def release_choice(value: str) -> str:
+    """``type=`` for ``--swarm-release``: a Docker release orchlab can build offline."""
+    from pytest_orchlab.core.errors import OrchlabError
+    from pytest_orchlab.docker.engines import release_of
+
+    try:
+        return release_of(value)
+    except OrchlabError as exc:
+        raise pytest.UsageError(f"--swarm-release: {exc.render('en')}") from None
+
+
 @dataclass(frozen=True)
 class Option:
     flag: str
@@ -69,6 +87,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--lab-instance", "ORCHLAB_INSTANCE", None,
            "run as one of several lab runs on one engine (orchlab grade --jobs sets it): names get this suffix "
            "(web-app-NAME, stack webapp-NAME) and published ports are chosen free", instance_choice),
+    Option("--swarm-nodes", "ORCHLAB_SWARM_NODES", "1",
+           "run on a swarm of N nodes made of inner engines (one manager, N-1 workers; see `orchlab engines`), "
+           "and the multi-node checkpoints (marker phase2x); default 1: this engine alone", nodes_choice),
+    Option("--swarm-release", "ORCHLAB_SWARM_RELEASE", "20.10",
+           "with --swarm-nodes: the Docker release of the nodes (20.10, 26.1 or 28.5); default 20.10", release_choice),
 )
 
 
@@ -134,6 +157,8 @@ class Settings:
     kube_context: str | None = None
     formats: tuple[tuple[str, str | None], ...] = ()
     instance: str | None = None
+    swarm_nodes: int = 1
+    swarm_release: str = "20.10"
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -166,4 +191,6 @@ class Settings:
             kube_context=values["kube_context"],
             formats=tuple(lab_formats(config)),
             instance=values["lab_instance"],
+            swarm_nodes=int(values["swarm_nodes"] or 1),
+            swarm_release=values["swarm_release"] or "20.10",
         )

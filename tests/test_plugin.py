@@ -276,3 +276,27 @@ def test_every_format_from_one_run_is_what_its_platform_reads(pytester: pytest.P
     assert "expected 5 replicas" in cases["c-plain-assert"]["orchlab_message"]
     markdown = (out / "markdown.out").read_text()
     assert markdown.startswith("### orchlab: 2/6 points") and markdown.count("\n| ") == 5  # the header and four checkpoints
+
+
+def test_multinode_checkpoints_run_only_with_swarm_nodes_or_when_asked_for(pytester: pytest.Pytester) -> None:
+    from tests.helpers import SAMPLE
+
+    default = pytester.runpytest_subprocess(str(CHECKPOINTS), "--lab-dir", str(SAMPLE), "--co", "-q", "-p", "no:cacheprovider")
+    assert default.ret == pytest.ExitCode.OK
+    default.stdout.fnmatch_lines(["*(4 deselected)*"])
+    assert "test_phase2x" not in default.stdout.str()
+    asked = pytester.runpytest_subprocess(str(CHECKPOINTS), "--lab-dir", str(SAMPLE), "--co", "-q", "-m", "phase2x", "-p", "no:cacheprovider")
+    asked.stdout.fnmatch_lines(["*test_phase2x.py::test_spread", "*test_phase2x.py::test_node_loss", "4/* tests collected*"])
+    with_nodes = pytester.runpytest_subprocess(str(CHECKPOINTS), "--lab-dir", str(SAMPLE), "--co", "-q", "--swarm-nodes", "3",
+                                               "-p", "no:cacheprovider")
+    assert "deselected" not in with_nodes.stdout.str() and "test_phase2x.py::test_drain" in with_nodes.stdout.str()
+
+
+def test_bad_swarm_nodes_and_release_are_usage_errors(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = pytester.runpytest_subprocess(str(CHECKPOINTS), "--swarm-nodes", "9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--swarm-nodes must be a number of nodes from 1 to 5, not '9'*"])
+    monkeypatch.setenv("ORCHLAB_SWARM_RELEASE", "19.03")
+    result = pytester.runpytest_subprocess(str(CHECKPOINTS))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--swarm-release: unknown Docker release '19.03'*(from environment ORCHLAB_SWARM_RELEASE)*"])

@@ -91,14 +91,32 @@ def _plain(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
+@dataclass(frozen=True)
+class Peer:
+    """Another engine of the run's multi-node swarm (``--swarm-nodes``): a worker, reached directly."""
+
+    name: str  # its hostname, as ``docker node ls`` shows it
+    client: docker.DockerClient
+    address: str
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.address).hostname or ""
+
+
 @dataclass
 class Engine:
-    """A connected engine, the address every client of this run uses, and the run's labels."""
+    """A connected engine, the address every client of this run uses, and the run's labels.
+
+    ``peers`` are the other nodes of a swarm this run built (``--swarm-nodes``): a task's container
+    lives on whichever node runs it, so container lookups and events span them all.
+    """
 
     client: docker.DockerClient
     run_id: str = field(default_factory=new_run_id)
     address: str = DEFAULT_SOCKET
     source: str = "default socket"
+    peers: list[Peer] = field(default_factory=list)
 
     @classmethod
     def connect(cls, run_id: str | None = None) -> Engine:
@@ -116,6 +134,20 @@ class Engine:
         if parsed.scheme in ("tcp", "ssh", "http", "https") and parsed.hostname:
             return parsed.hostname
         return "127.0.0.1"
+
+    @property
+    def clients(self) -> list[docker.DockerClient]:
+        """This engine's client, then every peer's."""
+        return [self.client, *(p.client for p in self.peers)]
+
+    def container(self, ref: str) -> docker.models.containers.Container:
+        """A container by id or name on this engine or, failing that, on a peer (a task on a worker node)."""
+        for client in self.clients[:-1]:
+            try:
+                return client.containers.get(ref)
+            except docker.errors.NotFound:
+                continue
+        return self.clients[-1].containers.get(ref)
 
     def cli(self, *args: str) -> list[str]:
         """argv for the ``docker`` CLI aimed at this engine (``-H`` overrides any context or DOCKER_HOST)."""

@@ -202,7 +202,7 @@ def _started(client: docker.DockerClient, release: str, name: str, image: str, v
 
 def copy_image(source: docker.DockerClient, target: docker.DockerClient, name: str, progress: Progress = print) -> None:
     """``docker save | docker load`` between two engines, streamed (no registry)."""
-    progress(f"orchlab: copying {name} into the inner engine ...")
+    progress(f"orchlab: copying {name} into the engine at {target.api.base_url} ...")
     image = source.images.get(name)
     target.images.load(b"".join(image.save(named=True)))
 

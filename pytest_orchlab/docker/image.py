@@ -17,6 +17,7 @@ import docker.errors
 from pytest_orchlab.core.errors import LabInputError, NotGradable
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import Engine, Progress
+from pytest_orchlab.docker.engines import copy_image
 
 FROM_RE = re.compile(r"^(\s*FROM\s+)((?:--\S+\s+)*)(\S+)(.*)$", re.IGNORECASE | re.MULTILINE)
 PULL_FAILURE = re.compile(
@@ -158,6 +159,8 @@ class ImageBuilder:
             except docker.errors.APIError as exc:
                 # The engine rejects a Dockerfile it cannot parse (e.g. an unknown instruction) up front.
                 raise BuildFailed(lab_tag, [str(exc.explanation or exc)]) from None
+            for peer in self.engine.peers:  # no registry: a worker node gets the image as `docker save | docker load`
+                copy_image(self.engine.client, peer.client, tag, self.progress)
             built = BuiltImage(lab_tag, tag, str(image.id), digest, time.monotonic() - start, False, tuple(swaps))
             self._built[digest] = built
             return built

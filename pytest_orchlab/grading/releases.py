@@ -42,10 +42,11 @@ class ReleaseMatrix:
     """``orchlab matrix``: build what is missing, then run ``command`` against an engine of each release."""
 
     def __init__(self, releases: Sequence[str], out: Path, command: Sequence[str], *, lab_dir: Path, base_image: str | None,
-                 parallel: bool = False, timeout_s: float = 1800.0, progress: Callable[[str], None] = print) -> None:
+                 parallel: bool = False, timeout_s: float = 1800.0, swarm_nodes: int = 1, progress: Callable[[str], None] = print) -> None:
         self.releases = list(dict.fromkeys(release_of(r) for r in releases))
         self.out, self.command, self.lab_dir, self.base_image = out, list(command), lab_dir, base_image
         self.parallel, self.timeout_s, self.progress = parallel, timeout_s, progress
+        self.swarm_nodes = swarm_nodes  # > 1: each release is a swarm of that many inner engines, made by the pytest run
         self.host = Engine.connect()
 
     def _mine(self, labels: dict[str, str]) -> bool:
@@ -74,10 +75,14 @@ class ReleaseMatrix:
         result = ReleaseRun(release)
         began = time.monotonic()
         try:
-            result.engine = start_engine(self.host.client, release, labels={RUN_LABEL: self.host.run_id},
-                                         base_image=self.base_image, progress=self.progress)
-            self.progress(f"orchlab: Docker {release}: {result.engine.describe()}; running the lab suite ...")
-            result.exit_code, result.reason = self._pytest(result.engine, here)
+            if self.swarm_nodes > 1:
+                self.progress(f"orchlab: Docker {release}: running the lab suite on {self.swarm_nodes} nodes ...")
+                result.exit_code, result.reason = self._pytest(None, here, ["--swarm-nodes", str(self.swarm_nodes), "--swarm-release", release])
+            else:
+                result.engine = start_engine(self.host.client, release, labels={RUN_LABEL: self.host.run_id},
+                                             base_image=self.base_image, progress=self.progress)
+                self.progress(f"orchlab: Docker {release}: {result.engine.describe()}; running the lab suite ...")
+                result.exit_code, result.reason = self._pytest(result.engine, here)
         except OrchlabError as exc:
             result.reason = exc.render("en")
         finally:
@@ -89,17 +94,22 @@ class ReleaseMatrix:
             result.reason = f"pytest exited {result.exit_code}; see {here / 'pytest.log'}"
         if result.engine is not None:
             result.about = {"version": result.engine.version, "mode": result.engine.mode, "describe": result.engine.describe()}
+        elif result.report is not None:  # the run made its own nodes: what they were is in its report
+            nodes = result.report.get("engine", {}).get("swarm_nodes", {})
+            result.about = {"version": result.report.get("engine", {}).get("version"), "nodes": len(nodes.get("nodes", [])),
+                            "mode": next((n.get("mode") for n in nodes.get("nodes", [])), None),
+                            "describe": f"{len(nodes.get('nodes', []))} nodes of Docker {result.report.get('engine', {}).get('version')}"}
         result.about.update({"seconds": round(result.seconds, 1), "reason": result.reason})
         self.progress(f"orchlab: Docker {release}: " + (
             f"{result.report['score']['earned']:g}/{result.report['score']['possible']} points in {result.seconds:.0f} s"
             if result.report else f"no result ({result.reason})"))
         return result
 
-    def _pytest(self, engine: InnerEngine, here: Path) -> tuple[int | None, str]:
-        env = {**os.environ, **engine.env(), "PYTHONUNBUFFERED": "1"}
+    def _pytest(self, engine: InnerEngine | None, here: Path, extra: Sequence[str] = ()) -> tuple[int | None, str]:
+        env = {**os.environ, **(engine.env() if engine else {}), "PYTHONUNBUFFERED": "1"}
         if self.base_image:
             env["ORCHLAB_BASE_IMAGE"] = self.base_image
-        argv = [*self.command, "--lab-dir", str(self.lab_dir), "--lab-report", str(here / "report.json")]
+        argv = [*self.command, "--lab-dir", str(self.lab_dir), "--lab-report", str(here / "report.json"), *extra]
         with (here / "pytest.log").open("w") as log:
             proc = subprocess.Popen(argv, cwd=here, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
             try:

@@ -51,6 +51,7 @@ def _load_evidence(sat: Saturation) -> dict[str, Any]:
     ev: dict[str, Any] = {"target": sat.path, "idle_p50_ms": round(sat.idle_p50 * 1000, 1), "steps": sat.step_rows()}
     if sat.swarm_mode:
         ev["swarm_mode"] = sat.swarm_mode
+    ev["app_cpus"] = sat.app_cpus or "not pinned"
     return ev
 
 

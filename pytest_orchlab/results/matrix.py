@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "orchlab-matrix/1"
-SYMBOL = {"passed": "✅", "failed": "❌", "not_gradable": "⚠️", "blocked": "⏸️", "missing": "—"}
+SYMBOL = {"passed": "✅", "failed": "❌", "not-gradable": "⚠️", "blocked": "⏸️", "missing": "—"}
 # The figure that tells a release apart, per checkpoint: (evidence key, unit).
 KEY_FIGURES: dict[str, tuple[tuple[str, str], ...]] = {
     "p1-image-builds": (("seconds", "s build"),),
@@ -29,6 +29,10 @@ KEY_FIGURES: dict[str, tuple[tuple[str, str], ...]] = {
     "p2-self-healing": (("recovery_s", "s to recover"),),
     "p2-rolling-update": (("seconds", "s"), ("failed_requests", "failed")),
     "p2-rollback": (("seconds", "s"), ("failed_requests", "failed")),
+    "p2x-spread": (("spread", "tasks/node"),),
+    "p2x-drain": (("seconds", "s"), ("failed_requests", "failed")),
+    "p2x-placement": (("seconds", "s"),),
+    "p2x-node-loss": (("node_down_s", "s to Down"), ("seconds", "s to recover"), ("failed_requests", "failed")),
 }
 FIGURE_CHANGE = 0.25  # a figure that moved by more than a quarter is worth a maintainer's look
 
@@ -172,7 +176,7 @@ def png(m: Matrix, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    colours = {"passed": "#4caf50", "failed": "#e53935", "not_gradable": "#ffb300", "blocked": "#9e9e9e", "missing": "#eeeeee"}
+    colours = {"passed": "#4caf50", "failed": "#e53935", "not-gradable": "#ffb300", "blocked": "#9e9e9e", "missing": "#eeeeee"}
     ids, releases = m.ids(), list(m.columns)
     fig, ax = plt.subplots(figsize=(2.6 + 2.4 * len(releases), 0.9 + 0.38 * len(ids)))
     for y, cid in enumerate(ids):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 
 from pytest_orchlab.core.errors import NotGradable
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine, Progress
+from pytest_orchlab.measure.waiting import poll
+
+JOIN_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,18 @@ class Swarm:
             self._had_gwbridge = bool(client.networks.list(names=["docker_gwbridge"]))
             self.progress("orchlab: docker swarm init ...")
             try:
-                client.swarm.init(labels=self.engine.labels)
+                if self.engine.peers:  # the run's own nodes: the manager advertises where the workers reach it
+                    client.swarm.init(advertise_addr=self.engine.published_host, labels=self.engine.labels)
+                else:
+                    client.swarm.init(labels=self.engine.labels)
             except docker.errors.APIError as exc:
                 if "advertise" not in str(exc):
                     raise
                 client.swarm.init(advertise_addr="127.0.0.1", labels=self.engine.labels)
             self.initialized = True
             self.made_by = self.engine.run_id
+            if self.engine.peers:
+                join_workers(self.engine, self.progress)
         elif state != "active":
             raise NotGradable(
                 t(f"Swarm 상태가 '{state}' 입니다.", f"Swarm mode is in state '{state}'."),
@@ -67,6 +77,9 @@ class Swarm:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.initialized:
+            for peer in self.engine.peers:  # a worker stopped by an experiment cannot answer: nothing to leave
+                with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+                    peer.client.swarm.leave(force=True)
             try:
                 self.engine.client.swarm.leave(force=True)
                 if not self._had_gwbridge:  # swarm init made it; leave the engine as it was found
@@ -88,3 +101,25 @@ class Swarm:
                          self.made_by is not None, self.made_by)
 
 
+
+
+def join_workers(engine: Engine, progress: Progress = print, timeout: float = JOIN_WAIT_S) -> None:
+    """``docker swarm join --token <worker token> <manager>:2377`` on every peer, then wait until all are ready."""
+    client = engine.client
+    client.swarm.reload()
+    token = client.swarm.attrs["JoinTokens"]["Worker"]
+    manager = f"{engine.published_host}:2377"
+    for peer in engine.peers:
+        progress(f"orchlab: docker swarm join on {peer.name} (worker) ...")
+        peer.client.swarm.join(remote_addrs=[manager], join_token=token, advertise_addr=peer.host, listen_addr="0.0.0.0:2377")
+
+    def ready() -> int:
+        return sum(1 for n in client.nodes.list() if n.attrs["Status"]["State"] == "ready")
+
+    count, waited = poll(ready, lambda n: n == len(engine.peers) + 1, timeout=timeout, interval=0.5)
+    if count != len(engine.peers) + 1:
+        raise NotGradable(
+            t(f"{timeout:.0f}초 안에 노드 {len(engine.peers) + 1}개 중 {count}개만 준비되었습니다.",
+              f"Only {count} of {len(engine.peers) + 1} nodes were ready within {timeout:.0f} s."),
+            t("docker node ls 와 워커 엔진의 로그를 보세요.", "read docker node ls and the workers' engine logs."))
+    progress(f"orchlab: {count} nodes ready in {waited:.1f} s")

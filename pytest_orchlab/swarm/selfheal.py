@@ -42,7 +42,7 @@ def kill_one_task(engine: Engine, svc: Service, timeline: Timeline, events: Even
     victim = tasks[0]
     before = {r["id"] for r in task_rows(svc)}
     progress(f"orchlab: docker kill {victim['container']} (task slot {victim['slot']}); waiting for Swarm to replace it ...")
-    engine.client.containers.get(victim["container"]).kill()
+    engine.container(victim["container"]).kill()  # on whichever node runs the task
     heal = Healing(desired, victim["container"], victim["id"], engine.now())
 
     def look() -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
@@ -25,6 +26,7 @@ def task_rows(svc: Service) -> list[dict[str, Any]]:
             "id": task["ID"], "slot": task.get("Slot"), "image": task["Spec"]["ContainerSpec"]["Image"].split("@")[0],
             "desired": task.get("DesiredState"), "state": status.get("State"), "error": status.get("Err", ""),
             "since": status.get("Timestamp", ""), "container": status.get("ContainerStatus", {}).get("ContainerID", "")[:12],
+            "node": task.get("NodeID", ""),
         })
     return sorted(rows, key=lambda r: rfc3339(r["since"]) or 0.0, reverse=True)
 
@@ -88,20 +90,25 @@ class EventLog:
         self.error: str | None = None
         self._closing = False
         self._lock = threading.Lock()
-        self._stream: Any = None
-        self._thread: threading.Thread | None = None
+        self._streams: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self._lost: set[int] = set()  # streams of nodes stopped on purpose: their end is no error
 
     def __enter__(self) -> EventLog:
-        self._stream = self.engine.client.events(decode=True, filters={
-            "type": "container", "event": ["create", "start", "kill", "die"],
-            "label": f"com.docker.swarm.service.id={self.svc.id}"})
-        self._thread = threading.Thread(target=self._read, name="orchlab-events", daemon=True)
-        self._thread.start()
+        # One stream per node: a worker's engine alone reports its tasks' containers (--swarm-nodes).
+        for client in self.engine.clients:
+            stream = client.events(decode=True, filters={
+                "type": "container", "event": ["create", "start", "kill", "die"],
+                "label": f"com.docker.swarm.service.id={self.svc.id}"})
+            self._streams.append(stream)
+            thread = threading.Thread(target=self._read, args=(stream, len(self._streams) - 1), name="orchlab-events", daemon=True)
+            self._threads.append(thread)
+            thread.start()
         return self
 
-    def _read(self) -> None:
+    def _read(self, stream: Any, index: int) -> None:
         try:
-            for ev in self._stream:
+            for ev in stream:
                 attrs = ev.get("Actor", {}).get("Attributes", {})
                 with self._lock:
                     self.events.append({
@@ -109,18 +116,25 @@ class EventLog:
                         "task": attrs.get("com.docker.swarm.task.name", ""), "image": attrs.get("image", "").split("@")[0],
                         "signal": attrs.get("signal")})
         except Exception as exc:  # noqa: BLE001 - recorded: a verdict that needs these events is then not gradable
-            if not self._closing:
+            if not self._closing and index not in self._lost:
                 self.error = f"the engine's event stream broke: {type(exc).__name__}: {exc}"
             return
-        if not self._closing:
+        if not self._closing and index not in self._lost:
             self.error = "the engine's event stream ended early"
+
+    def lose(self, client: Any) -> None:
+        """A node is about to be stopped on purpose (``--swarm-nodes``' node loss): its stream's end is no error."""
+        for index, c in enumerate(self.engine.clients):
+            if c is client and index < len(self._streams):
+                self._lost.add(index)
 
     def __exit__(self, *exc: object) -> None:
         self._closing = True
-        if self._stream is not None:
-            self._stream.close()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+        for stream in self._streams:
+            with contextlib.suppress(Exception):
+                stream.close()
+        for thread in self._threads:
+            thread.join(timeout=2)
 
     def between(self, since: float, until: float | None = None, settle: float = 0.5) -> list[dict[str, Any]]:
         """Events in ``[since, until]``, after giving the stream ``settle`` s to deliver the last ones."""

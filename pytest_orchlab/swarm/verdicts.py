@@ -12,6 +12,7 @@ from pytest_orchlab.measure.timeline import summarize
 from pytest_orchlab.results.verdict import Verdict
 
 if TYPE_CHECKING:
+    from pytest_orchlab.swarm.availability import Move, Spread
     from pytest_orchlab.swarm.cluster import SwarmView
     from pytest_orchlab.swarm.mesh import MeshCheck
     from pytest_orchlab.swarm.rollout import Rollout
@@ -277,3 +278,101 @@ def rolled_back(roll: Rollout) -> Verdict:
                             f"rollback state {roll.state}, images {images}, answers {after['by_greeting']}"), ev,
                    t("docker service rollback webapp_web 후 docker service ps 로 확인하세요.",
                      "run docker service rollback webapp_web and check docker service ps."))
+
+
+# --- several nodes (`--swarm-nodes`, marker phase2x): the theory pages' drain, constraint and node failure ---
+
+NODE_LOSS_BOUND_S = 60.0  # a lost node is declared down after a few missed 5 s heartbeats; then the restart delay
+
+
+def _per_node(per_node: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in per_node.items())
+
+
+def spread_over_nodes(s: Spread) -> Verdict:
+    usable = [n["hostname"] for n in s.nodes if n["availability"] == "active" and n["state"] == "ready"]
+    counts = [s.per_node.get(name, 0) for name in usable]
+    total = sum(s.per_node.values())
+    ev = {"nodes": s.nodes, "per_node": s.per_node, "spread": "/".join(str(n) for n in sorted(counts, reverse=True))}
+    if total == 0:
+        return Verdict(False, t("실행 중인 작업이 없습니다", "no task runs"), ev, t("p2-stack-deployed 를 먼저 보세요.", "see p2-stack-deployed first."))
+    if len(usable) < 2:
+        return Verdict.unobserved(t(f"사용 가능한 노드가 {len(usable)}개뿐입니다", f"only {len(usable)} usable node(s)"),
+                                  t("--swarm-nodes 3 으로 실행하세요.", "run with --swarm-nodes 3."), ev)
+    if max(counts) - min(counts) > 1:
+        return Verdict(False, t(f"작업 {total}개가 노드에 고르게 퍼지지 않았습니다: {_per_node(s.per_node)}",
+                                f"{total} tasks are not spread over the nodes: {_per_node(s.per_node)}"), ev,
+                       t("Swarm 은 복제본을 노드에 고르게 배치합니다. docker-compose.yml 의 deploy.placement 제약을 확인하세요.",
+                         "Swarm spreads replicas evenly unless told otherwise: check deploy.placement in docker-compose.yml."))
+    return Verdict(True, t(f"작업 {total}개가 노드 {len(usable)}개에 분산: {_per_node(s.per_node)}",
+                           f"{total} tasks spread over {len(usable)} nodes: {_per_node(s.per_node)}"), ev)
+
+
+def _traffic_unobserved(m: Move) -> Verdict | None:
+    if m.traffic_errors or not m.samples:
+        why = "; ".join(m.traffic_errors) or "no request was recorded in the window"
+        return Verdict.unobserved(t(f"트래픽 측정이 불완전합니다: {why}", f"the traffic measurement is incomplete: {why}"), RERUN, m.evidence())
+    return None
+
+
+def drained(m: Move) -> Verdict:
+    ev = m.evidence()
+    failed, total = ev["traffic"]["failed"], ev["traffic"]["requests"]
+    if m.before.get(m.node, 0) == 0:
+        return Verdict.unobserved(t(f"{m.node} 에 작업이 없어 drain 이 옮길 것이 없었습니다", f"{m.node} ran no task, so the drain moved nothing"),
+                                  t("p2x-spread 를 먼저 보세요.", "see p2x-spread first."), ev)
+    if m.seconds is None:
+        return Verdict(False, t(f"drain 후에도 작업이 옮겨지지 않았습니다: {_per_node(m.after)}",
+                                f"after the drain the tasks did not move: {_per_node(m.after)}"), ev,
+                       t("docker node ls 로 다른 노드가 Ready/Active 인지, 배치 제약이 없는지 확인하세요.",
+                         "check with docker node ls that the other nodes are Ready/Active and that no placement constraint pins the tasks."))
+    broken = _traffic_unobserved(m)
+    if broken is not None:
+        return broken
+    moved = m.before.get(m.node, 0)
+    if failed:
+        starts = [e["t"] for e in m.events if e["action"] == "start"]
+        early = sum(1 for r in m.samples if not r.ok and any(0 <= r.start - st <= SLOW_START_WINDOW_S for st in starts))
+        ev["failed_right_after_a_start"] = early
+        hint = (t("새 작업이 앱이 듣기 전에 트래픽을 받았습니다: healthcheck 를 추가하세요 (sample_app/variants/healthcheck 참고; 실습 6 과 같은 원인).",
+                  "the new task got traffic before the app listened: add a healthcheck (see sample_app/variants/healthcheck; the same cause "
+                  "as in exercise 6's rolling update).") if early == failed else
+                t("drain 은 그 노드의 작업을 멈춥니다: 앱이 SIGTERM 에 깨끗이 끝나고 stop_grace_period 안에 요청을 마치는지 확인하세요.",
+                  "a drain stops the node's tasks: the app must finish its requests on SIGTERM within stop_grace_period."))
+        return Verdict(False, t(f"{m.node} drain 중 요청 {total}개 중 {failed}개 실패 (작업 {moved}개, {m.seconds:.1f}초; 새 작업 시작 직후 {early}개)",
+                                f"{failed} of {total} requests failed while {m.node} was drained ({moved} task(s), {m.seconds:.1f} s; "
+                                f"{early} right after a new task started)"), ev, hint)
+    return Verdict(True, t(f"{m.node} drain: 작업 {moved}개가 {m.seconds:.1f}초 만에 다른 노드로 이동, 요청 {total}개 중 실패 0 → {_per_node(m.after)}",
+                           f"{m.node} drained: {moved} task(s) moved in {m.seconds:.1f} s, 0 of {total} requests failed → {_per_node(m.after)}"), ev)
+
+
+def kept_off(m: Move) -> Verdict:
+    ev = m.evidence()
+    if m.seconds is None:
+        return Verdict(False, t(f"제약을 추가한 뒤에도 {m.node} 에 작업이 있거나 복제본이 모자랍니다: {_per_node(m.after)}",
+                                f"after the constraint, tasks still run on {m.node} or replicas are missing: {_per_node(m.after)}"), ev,
+                       t("docker service ps 의 ERROR 열을 보세요: 워커가 Ready/Active 이고 이미지가 있어야 합니다.",
+                         "read the ERROR column of docker service ps: the workers must be Ready/Active and have the image."))
+    return Verdict(True, t(f"'{m.what.removeprefix('constraint ')}' 적용 {m.seconds:.1f}초 후 {m.node} 에 작업 0개: {_per_node(m.after)}",
+                           f"'{m.what.removeprefix('constraint ')}' applied: no task on {m.node} after {m.seconds:.1f} s: {_per_node(m.after)}"), ev)
+
+
+def node_lost(m: Move) -> Verdict:
+    ev = m.evidence()
+    lost = m.before.get(m.node, 0)
+    failed, total = ev["traffic"]["failed"], ev["traffic"]["requests"]
+    if lost == 0:
+        return Verdict.unobserved(t(f"{m.node} 에 작업이 없어 옮길 것이 없었습니다", f"{m.node} ran no task, so nothing had to move"),
+                                  t("p2x-spread 를 먼저 보세요.", "see p2x-spread first."), ev)
+    if m.seconds is None or m.seconds > NODE_LOSS_BOUND_S:
+        took = "none" if m.seconds is None else f"{m.seconds:.0f} s"
+        bound = f"{NODE_LOSS_BOUND_S:.0f}"
+        return Verdict(False, t(f"{m.node} 장애 후 작업 {lost}개가 {bound}초 안에 다시 배치되지 않았습니다 ({took}): {_per_node(m.after)}",
+                                f"after {m.node} was lost its {lost} task(s) were not rescheduled within {bound} s ({took}): {_per_node(m.after)}"), ev,
+                       t("docker node ls 로 노드가 Down 이 되는지, docker service ps 로 새 작업의 오류를 보세요.",
+                         "check that docker node ls shows the node Down, and read docker service ps for the new tasks' errors."))
+    down = "?" if m.node_down_at is None else f"{m.node_down_at - m.started:.1f}"
+    return Verdict(True, t(f"{m.node} 장애: {down}초 후 Down, {m.seconds:.1f}초 만에 작업 {lost}개가 다른 노드에서 실행 ({_per_node(m.after)}); "
+                           f"그동안 요청 {total}개 중 {failed}개 실패",
+                           f"{m.node} lost: Down after {down} s, its {lost} task(s) ran elsewhere after {m.seconds:.1f} s ({_per_node(m.after)}); "
+                           f"{failed} of {total} requests failed meanwhile"), ev)

@@ -192,3 +192,11 @@ def test_students_running_stack_is_checked_and_put_back(pytester: pytest.Pyteste
         if not had_gwbridge and not had_swarm:
             for net in client.networks.list(names=["docker_gwbridge"]):
                 net.remove()
+
+
+def test_multinode_checkpoints_without_nodes_are_not_gradable_with_the_command(pytester: pytest.Pytester) -> None:
+    result, report = run_lab(pytester, SAMPLE, "-m", "phase2x")
+    assert {c["id"]: c["outcome"] for c in report["checkpoints"]} == dict.fromkeys(
+        ("p2x-spread", "p2x-drain", "p2x-placement", "p2x-node-loss"), "not-gradable")
+    assert all("--swarm-nodes 3" in (c["hint"] or "") for c in report["checkpoints"]), report["checkpoints"]
+    assert "Traceback" not in result.stdout.str() and report["timings_s"]["session"] < 30
