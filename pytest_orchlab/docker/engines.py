@@ -29,11 +29,13 @@ ENGINE_LABEL = "orchlab.engine"       # an inner engine's container and volume; 
 PACKAGES = "docker.io,iptables,ca-certificates"
 API_PORT = 2375
 # `--privileged` asks for every capability; where one is withheld (our VMs keep CAP_SYS_RESOURCE) this
-# is the narrowest set that measured to run dockerd, containers and a swarm service inside. /proc/sys
-# stays read-only there, so Docker 26+ is told not to insist on turning IPv6 off per container interface.
-FALLBACK = {"cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"], "environment": {"DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE": "1"},
-            "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+# is the narrowest set that measured to run dockerd, containers and a swarm service inside. /proc is
+# left unmasked and writable as `--security-opt systempaths=unconfined` does (the Engine API's empty
+# MaskedPaths and ReadonlyPaths): Docker 28 sets sysctls of every container interface and fails a
+# build's RUN without it. Docker 26 is also told not to insist on turning IPv6 off on those interfaces.
+FALLBACK = {"cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"], "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
             "device_cgroup_rules": ["a *:* rwm"]}
+FALLBACK_ENV = {"DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE": "1"}
 
 
 def release_of(name: str) -> str:
@@ -132,13 +134,25 @@ def _start(client: docker.DockerClient, name: str, image: str, volume: str, labe
     volumes = dict(common.pop("volumes"))  # type: ignore[call-overload]
     volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
     try:
-        c = client.containers.run(image, volumes=volumes, **common, **FALLBACK)
+        c = _run_unmasked(client, image, name, labels, hostname=name, volumes=volumes, network=network)
     except docker.errors.APIError as exc:
         raise OrchlabError(t(f"내부 엔진 컨테이너 {name} 를 시작할 수 없습니다: {exc.explanation or exc}",
                              f"The inner engine's container {name} cannot start: {exc.explanation or exc}"),
                            t("호스트 엔진이 --privileged 또는 CAP_SYS_ADMIN 을 허용해야 합니다.",
                              "the host engine must allow --privileged, or at least CAP_SYS_ADMIN and unconfined seccomp.")) from exc
     return c, "capabilities"
+
+
+def _run_unmasked(client: docker.DockerClient, image: str, name: str, labels: dict[str, str], *, hostname: str,
+                  volumes: dict[str, dict[str, str]], network: str | None) -> docker.models.containers.Container:
+    """The fallback container, made through the low-level API: the SDK's ``run`` has no MaskedPaths/ReadonlyPaths."""
+    api = client.api
+    host_config = api.create_host_config(binds=volumes, tmpfs={"/run": ""}, network_mode=network or "default", **FALLBACK)
+    host_config["MaskedPaths"], host_config["ReadonlyPaths"] = [], []
+    created = api.create_container(image, command=_dockerd_command(), name=name, labels=labels, hostname=hostname,
+                                   environment=FALLBACK_ENV, host_config=host_config, detach=True)
+    api.start(created["Id"])
+    return client.containers.get(created["Id"])
 
 
 def start_engine(client: docker.DockerClient, release: str, *, labels: dict[str, str], base_image: str | None,

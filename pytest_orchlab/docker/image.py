@@ -25,6 +25,8 @@ PULL_FAILURE = re.compile(
     r"failed to resolve|connection refused|repository does not exist|Temporary failure in name resolution",
     re.IGNORECASE,
 )
+# The engine, not the Dockerfile, failed to run a build step's container: an environment fault.
+ENGINE_FAULT = re.compile(r"failed to set up container networking|OCI runtime|failed to create shim|failed to configure ipv6", re.I)
 IMAGE_STEP = t("실습 환경 준비 (app.py, Dockerfile)", "the lab's environment setup (app.py, Dockerfile)")
 
 
@@ -154,6 +156,13 @@ class ImageBuilder:
                             "offline, build a base with `orchlab base-image` and pass "
                             "`--base-image orchlab/python-base:bookworm`.",
                         ),
+                    ) from None
+                if any(ENGINE_FAULT.search(line) for line in tail):
+                    raise NotGradable(
+                        t(f"엔진이 빌드 단계의 컨테이너를 실행하지 못했습니다 (Dockerfile 의 문제가 아님): {tail[-1]}",
+                          f"The engine could not run a build step's container (not a fault of the Dockerfile): {tail[-1]}"),
+                        t("`docker info` 와 dockerd 로그를 확인하세요; 내부 엔진이면 `orchlab engines status` 의 실행 방식을 보세요.",
+                          "check `docker info` and the dockerd log; for an inner engine, see how it runs in `orchlab engines status`."),
                     ) from None
                 raise BuildFailed(lab_tag, tail) from None
             except docker.errors.APIError as exc:

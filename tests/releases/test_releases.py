@@ -19,26 +19,12 @@ import pytest
 
 from pytest_orchlab.cli import main
 from pytest_orchlab.docker.engine import RUN_LABEL
-from pytest_orchlab.docker.engines import ENGINE_LABEL, build_engine_image, remove_engines, start_engine
+from pytest_orchlab.docker.engines import ENGINE_LABEL, remove_engines, start_engine
 from pytest_orchlab.results.matrix import Matrix
 from tests.helpers import BASE_IMAGE, SAMPLE, class_folder
+from tests.releases.conftest import labelled
 
 RUN = "20990101T000000Z-rel0"
-
-
-def labelled(client: docker.DockerClient, label: str) -> list[str]:
-    flt = {"label": label}
-    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
-            + [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
-            + [f"network {n.name}" for n in client.networks.list(filters=flt)])
-
-
-@pytest.fixture(scope="module")
-def client() -> docker.DockerClient:
-    c = docker.from_env()
-    for release in ("20.10", "26.1"):
-        print(build_engine_image(c, release))  # cached after the first build on a machine
-    return c
 
 
 def test_an_inner_engine_of_another_release_runs_the_lab_image_and_leaves_nothing(client: docker.DockerClient) -> None:

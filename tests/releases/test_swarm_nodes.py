@@ -9,26 +9,12 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_orchlab.docker.engines import ENGINE_LABEL, build_engine_image
+from pytest_orchlab.docker.engines import ENGINE_LABEL
 from pytest_orchlab.swarm.nodes import NODES_LABEL
 from tests.helpers import SAMPLE, by_id, outcomes, run_lab, start_lab_until
+from tests.releases.conftest import labelled
 
-pytest_plugins = ["pytester"]
 NODES = ("--swarm-nodes", "3", "--swarm-release", "20.10")
-
-
-def labelled(client: docker.DockerClient, label: str) -> list[str]:
-    flt = {"label": label}
-    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
-            + [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
-            + [f"network {n.name}" for n in client.networks.list(filters=flt)])
-
-
-@pytest.fixture(scope="module")
-def client() -> docker.DockerClient:
-    c = docker.from_env()
-    print(build_engine_image(c, "20.10"))  # cached after the first build on a machine
-    return c
 
 
 def test_phase2_and_the_multinode_checkpoints_on_three_nodes(client: docker.DockerClient, pytester: pytest.Pytester) -> None:

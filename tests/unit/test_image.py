@@ -33,3 +33,12 @@ def test_digest_follows_content_not_timestamps(tmp_path: Path) -> None:
     assert context_digest(tmp_path, "base-b") != first
     (tmp_path / "app.py").write_text("print(2)\n")
     assert context_digest(tmp_path, "base-a") != first
+
+
+def test_an_engine_that_cannot_run_a_build_step_is_told_apart_from_a_bad_dockerfile() -> None:
+    from pytest_orchlab.docker.image import ENGINE_FAULT
+
+    seen_on_docker_28 = ("failed to set up container networking: failed to add interface veth5cfe9c4 to sandbox: error setting "
+                         "interface \"veth5cfe9c4\" IPv6 to <nil>: failed to configure ipv6: failed to disable IPv6 on container's interface eth0")
+    assert ENGINE_FAULT.search(seen_on_docker_28)
+    assert not ENGINE_FAULT.search("The command '/bin/sh -c pip install flask && exit 3' returned a non-zero code: 3")
