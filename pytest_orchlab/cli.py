@@ -155,8 +155,8 @@ def _grade(args: argparse.Namespace) -> str:
         from pytest_orchlab.swarm.cluster import Swarm
 
         engine = Engine.connect()
-        say("orchlab: note: with --jobs on one engine the class shares one swarm, so Phase 1's CPU is measured with swarm mode "
-            "on, which skews it (a shortfall is then not gradable); for verdicts identical to one-by-one grading use --engines.")
+        say("orchlab: note: with --jobs on one engine the class shares one swarm and Phase 1's CPU sweeps take the machine "
+            "one at a time: the other runs wait between two checkpoints while a sweep runs.")
         run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
                        formats=args.format, progress=say, jobs=args.jobs)
         with RunLock(engine.run_id), Swarm(engine, progress=say):

@@ -24,6 +24,7 @@ KEY_FIGURES: dict[str, tuple[tuple[str, str], ...]] = {
     "p1-manual-recovery": (("downtime_s", "s down"),),
     "p2-swarm-active": (("state", ""),),
     "p2-stack-deployed": (("converged_s", "s"),),
+    "p2-policies-applied": (),
     "p2-scale-out": (("converged_s", "s"),),
     "p2-load-balanced": (("failed", "failed"),),
     "p2-self-healing": (("recovery_s", "s to recover"),),
