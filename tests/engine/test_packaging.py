@@ -42,7 +42,7 @@ def test_wheel_in_a_fresh_venv_grades_a_lab_folder_and_leaves_other_projects_alo
     assert all(outcomes[cid] == "passed" for cid in STEADY), done.stdout[-3000:]
     assert all(outcomes[cid] in ("passed", "failed") for cid in LOADED), done.stdout[-3000:]
     assert report["lab_dir"] == str(lab.resolve()) and done.returncode == (0 if set(outcomes.values()) == {"passed"} else 1)
-    assert "16 deselected" in done.stdout, done.stdout[-1500:]  # phases 2 and 3 are the 16
+    assert "20 deselected" in done.stdout, done.stdout[-1500:]  # phases 2 (8), 2x (4) and 3 (8)
     assert leftovers(client) == []
 
     other = tmp_path / "other-project"
