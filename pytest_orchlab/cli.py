@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
 from functools import partial
@@ -319,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     args.pytest_args = rest if args.command in ("grade", "matrix") else []
     if args.command == "grade" and not (args.class_dir or args.roster):
         parser.error("grade needs a CLASS_DIR or --roster CSV")
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # Started from a script's background (SIGINT inherited ignored): Ctrl-C must still stop grade and matrix
+        # cleanly, and they stop a student's or a release's run with SIGINT too.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print(args.fn(args))
     except Invalid as exc:

@@ -73,6 +73,9 @@ def read_manifests(folder: Path, images: dict[str, str], labels: dict[str, str])
     return docs
 
 
+QUIET_S = 3.0  # no container of the run's pods seen for this long: the kubelet is done with them
+
+
 @dataclass
 class HelloDeployment:
     """The lab's deployment and service in ``namespace``, for the run."""
@@ -154,7 +157,19 @@ class HelloDeployment:
         sweep_namespace(self.cluster, self.namespace, lambda run: run == self.run_id, self._pods_seen)
         if self.engine_client is not None:
             # A deleted pod's containers are stopped by the kubelet a moment later; leave none running behind.
-            running, _ = poll(self._pod_containers, lambda found: not found, timeout=30, interval=0.5)
+            # Quiet for a while, not just once: a sync already under way (a pod retrying its image pull) can start
+            # one more sandbox after the pod left the API.
+            quiet: list[float] = []
+
+            def look() -> list[dict[str, Any]]:
+                found = self._pod_containers()
+                if found:
+                    quiet.clear()
+                elif not quiet:
+                    quiet.append(time.monotonic())
+                return found
+
+            running, _ = poll(look, lambda found: not found and time.monotonic() - quiet[0] >= QUIET_S, timeout=30, interval=0.5)
             for ctr in running:  # the kubelet did not stop them in time: they belong to pods of this run, now gone
                 self._remove_container(ctr["Id"])
             # Their pod sandboxes (the pause containers) stay behind, exited, until the kubelet's garbage
