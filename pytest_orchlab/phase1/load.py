@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,8 +93,6 @@ def listen_overflows(container: Container) -> int | None:
 def app_cores(engine_cpus: int) -> str:
     """The cores to give the app during the sweep: all but the last, which the load generator takes
     (``measure.traffic``); "" when there are fewer than two or the engine is not on this machine's cores."""
-    import os
-
     try:
         mine = sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):
