@@ -59,6 +59,8 @@ class LabState:
     written: list[str] = field(default_factory=list)
     background: list[Any] = field(default_factory=list)  # running load with pause() and resume(): steady probes
     multinode_deselected: int = 0  # phase2x checkpoints left out: the run has no --swarm-nodes
+    busy_turn: Any = None  # the shared `background` TurnLock, held from Phase 2 on when the lab's stack runs a healthcheck
+    busy_checked: bool = False
 
     @contextlib.contextmanager
     def background_paused(self) -> Iterator[None]:
@@ -199,6 +201,9 @@ class LabSession:
             return (yield)
         from pytest_orchlab.docker.sweep import TurnLock
 
+        cp = checkpoint_of(item)
+        if cp is not None and cp.phase >= 2:
+            self._declare_background()  # before the `cpu` turn: a sweep takes `background` first, then `cpu`
         turn = TurnLock("cpu", self.state.progress, shared=True)
         if not turn.acquire(blocking=False):
             # Another run's CPU measurement waits or runs: between two experiments nothing of ours is being
@@ -209,6 +214,26 @@ class LabSession:
             return (yield)
         finally:
             turn.release()
+
+    def _declare_background(self) -> None:
+        """From Phase 2 on, a lab whose stack runs a healthcheck holds the shared ``background`` turn until the
+        run ends: its idle tasks still take CPU, so another run's saturation sweep waits for them to be gone."""
+        state = self.state
+        if state.busy_checked:
+            return
+        state.busy_checked = True
+        from pytest_orchlab.core.healthcheck import declared_healthcheck
+        from pytest_orchlab.core.labdir import LabFolder
+        from pytest_orchlab.docker.sweep import TurnLock
+
+        where = declared_healthcheck(LabFolder.at(state.settings.lab_dir))
+        if where is None:
+            return
+        turn = TurnLock("background", state.progress, shared=True)
+        if not turn.acquire(blocking=False):
+            state.progress(f"orchlab: the stack runs a healthcheck ({where}); waiting for another run's CPU sweep first ...")
+            turn.acquire()
+        state.busy_turn = turn
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -325,6 +350,9 @@ class LabSession:
             if floor:
                 # What the engine itself needed (configured delays, grace periods, task starts), from its events.
                 report.timings[f"phase{phase}_engine_floor"] = floor
+        if state.busy_turn is not None:
+            state.busy_turn.release()
+            state.busy_turn = None
         report.timings["session"] = time.monotonic() - state.started
         report.finished = time.time()
         self.write_results()

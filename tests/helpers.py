@@ -32,10 +32,10 @@ def run_lab(pytester: pytest.Pytester, lab: Path, *args: str) -> tuple[pytest.Ru
     return result, data
 
 
-def start_lab_until(marker: str, cwd: Path, *args: str, timeout: float = 300) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start the lab suite on sample_app as a student would and read its output until a line holds ``marker``."""
+def start_lab_until(marker: str, cwd: Path, *args: str, timeout: float = 300, lab: Path = SAMPLE) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start the lab suite on ``lab`` (sample_app) as a student would and read its output until a line holds ``marker``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", str(CHECKPOINTS), "--lab-dir", str(SAMPLE), "--base-image", BASE_IMAGE,
+        [sys.executable, "-m", "pytest", str(CHECKPOINTS), "--lab-dir", str(lab), "--base-image", BASE_IMAGE,
          "-p", "no:cacheprovider", "--lab-lang", "en", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

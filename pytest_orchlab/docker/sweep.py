@@ -62,7 +62,9 @@ class RunLock:
 
 
 class TurnLock:
-    """What must not overlap on this machine (``cpu``: a CPU measurement; ``kube``: Phase 3), across runs.
+    """What must not overlap on this machine (``cpu``: a CPU measurement; ``kube``: Phase 3; ``background``:
+    stacks that keep the machine busy between experiments, held shared by runs whose tasks run a healthcheck
+    and alone by a CPU measurement), across runs.
 
     A blocking ``flock`` on a shared file in the state folder, so several runs of one teacher's
     ``orchlab grade --jobs`` queue here and a dead run's turn ends with its process. ``shared=True`` is a
@@ -73,10 +75,11 @@ class TurnLock:
 
     _readers: ClassVar[dict[Path, TurnLock]] = {}  # this process's shared holders, by lock file
 
-    def __init__(self, what: str, progress: Callable[[str], None] = print, *, shared: bool = False) -> None:
+    def __init__(self, what: str, progress: Callable[[str], None] = print, *, shared: bool = False, waiting: str = "") -> None:
         self.path = state_dir().parent / f"turn-{what}.lock"
         self.gate = self.path.with_name(f"turn-{what}.gate")
         self.what, self.progress, self.shared = what, progress, shared
+        self.waiting = waiting or f"orchlab: waiting for other runs' experiments to end before this {what} turn ..."
         self.waited_s = 0.0
         self._fd: int | None = None
 
@@ -88,7 +91,7 @@ class TurnLock:
             if not blocking:
                 return False
             if not self.shared:
-                self.progress(f"orchlab: waiting for other runs' experiments to end before this {self.what} turn ...")
+                self.progress(self.waiting)
             began = time.monotonic()
             fcntl.flock(fd, mode)
             self.waited_s += time.monotonic() - began

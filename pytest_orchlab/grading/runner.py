@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_orchlab.core.healthcheck import declared_healthcheck
+from pytest_orchlab.core.labdir import LabFolder
 from pytest_orchlab.grading.roster import Student
 from pytest_orchlab.results.signing import KEY_ENV, verify
 
@@ -126,14 +128,28 @@ class ClassRun:
 
         if self.jobs == 1:
             return [one(n, s) for n, s in enumerate(self.students)]
+        order = self.order()
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="orchlab-grade") as pool:
-            futures = [pool.submit(one, n, s) for n, s in enumerate(self.students)]
+            started_in_order = {n: pool.submit(one, n, self.students[n]) for n in order}
+            futures = [started_in_order[n] for n in range(len(self.students))]
             try:
                 return [f.result() for f in futures]
             except BaseException:
                 for f in futures:
                     f.cancel()
                 raise
+
+    def order(self) -> list[int]:
+        """Roster positions in the order to start them: students whose stack runs a healthcheck last.
+
+        Such a stack keeps taking CPU while it is idle, so a Phase 1 sweep of another run waits until it is
+        gone (the ``background`` turn); started last, these students do not hold up the others' sweeps.
+        """
+        checked = [declared_healthcheck(LabFolder.at(s.lab_dir)) is not None for s in self.students]
+        if any(checked) and not all(checked):
+            self.progress(f"orchlab: {sum(checked)} of {len(checked)} students' stacks run a healthcheck: they start last, "
+                          "so that their stacks do not hold up the others' CPU sweeps")
+        return sorted(range(len(self.students)), key=lambda n: checked[n])
 
     def describe(self, outcome: Outcome) -> str:
         if outcome.status == "crashed":

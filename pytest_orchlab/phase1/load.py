@@ -51,6 +51,7 @@ class Saturation:
     listen_overflows: int | None = None  # the kernel's TcpExt ListenOverflows in the container, during the sweep
     swarm_mode: str = ""  # the engine's swarm state during the sweep: "active" skews the app's CPU (see cpu_saturation)
     app_cpus: str = ""  # the cores the app had to itself during the sweep ("" = not pinned)
+    waited_s: float = 0.0  # how long the sweep waited for the machine (other runs' experiments and healthchecked stacks)
 
     @property
     def idle_p50(self) -> float:

@@ -52,6 +52,8 @@ def _load_evidence(sat: Saturation) -> dict[str, Any]:
     if sat.swarm_mode:
         ev["swarm_mode"] = sat.swarm_mode
     ev["app_cpus"] = sat.app_cpus or "not pinned"
+    if sat.waited_s >= 0.5:
+        ev["waited_for_machine_s"] = round(sat.waited_s, 1)
     return ev
 
 

@@ -30,9 +30,12 @@ def nodes(engine: Engine) -> list[dict[str, Any]]:
             for n in engine.client.nodes.list()]
 
 
-def tasks_per_node(engine: Engine, svc: Service) -> dict[str, int]:
-    """Running tasks by node hostname (``docker service ps`` grouped by NODE); nodes with none show 0."""
-    names = {n["id"]: n["hostname"] for n in nodes(engine)}
+def tasks_per_node(engine: Engine, svc: Service, listing: list[dict[str, Any]] | None = None) -> dict[str, int]:
+    """Running tasks by node hostname (``docker service ps`` grouped by NODE); nodes with none show 0.
+
+    ``listing`` is a :func:`nodes` answer the caller already has.
+    """
+    names = {n["id"]: n["hostname"] for n in (nodes(engine) if listing is None else listing)}
     svc.reload()
     count = Counter(names.get(r["node"], r["node"][:12]) for r in running(svc))
     return {name: count.get(name, 0) for name in sorted(names.values())} | dict(count)
@@ -80,13 +83,16 @@ class Move:
 
 
 def _follow(engine: Engine, svc: Service, move: Move, timeline: Timeline, events: EventLog,
-            settled: Callable[[dict[str, int]], bool], timeout: float) -> Move:
-    """Poll every 0.25 s until ``desired`` tasks run and ``settled(per_node)``; then the traffic of that window."""
+            settled: Callable[[dict[str, int], list[dict[str, Any]]], bool], timeout: float) -> Move:
+    """Poll every 0.25 s until ``desired`` tasks run and ``settled(per_node, nodes)``; then the traffic of that window."""
+    listing: list[dict[str, Any]] = []
+
     def look() -> dict[str, int]:
-        return tasks_per_node(engine, svc)
+        listing[:] = nodes(engine)  # one node listing per look, shared with ``settled``
+        return tasks_per_node(engine, svc, listing)
 
     def done(per_node: dict[str, int]) -> bool:
-        moved = settled(per_node)  # first: it may also note what it watches on each look
+        moved = settled(per_node, listing)  # first: it may also note what it watches on each look
         return moved and sum(per_node.values()) == move.desired
 
     move.after, _ = poll(look, done, timeout=timeout, interval=0.25)
@@ -120,7 +126,7 @@ def drain(engine: Engine, svc: Service, hostname: str, timeline: Timeline, event
     move = Move("drain", hostname, sum(before.values()), before, engine.now())
     set_availability(engine, hostname, "drain")
     try:
-        return _follow(engine, svc, move, timeline, events, lambda per: per.get(hostname, 0) == 0, timeout)
+        return _follow(engine, svc, move, timeline, events, lambda per, _: per.get(hostname, 0) == 0, timeout)
     finally:
         set_availability(engine, hostname, "active")
 
@@ -137,7 +143,7 @@ def constrain(engine: Engine, svc: Service, constraint: str, keep_off: str, time
         placement["Constraints"] = [*placement.get("Constraints", []), constraint]
 
     update_spec(engine, svc, add)
-    return _follow(engine, svc, move, timeline, events, lambda per: per.get(keep_off, 0) == 0, timeout)
+    return _follow(engine, svc, move, timeline, events, lambda per, _: per.get(keep_off, 0) == 0, timeout)
 
 
 def lose_node(engine: Engine, svc: Service, peer: Peer, stop: Callable[[Peer], None], timeline: Timeline, events: EventLog,
@@ -150,8 +156,8 @@ def lose_node(engine: Engine, svc: Service, peer: Peer, stop: Callable[[Peer], N
     stop(peer)
     engine.peers.remove(peer)
 
-    def settled(per_node: dict[str, int]) -> bool:
-        if move.node_down_at is None and any(n["hostname"] == peer.name and n["state"] == "down" for n in nodes(engine)):
+    def settled(per_node: dict[str, int], listing: list[dict[str, Any]]) -> bool:
+        if move.node_down_at is None and any(n["hostname"] == peer.name and n["state"] == "down" for n in listing):
             move.node_down_at = engine.now()
         return per_node.get(peer.name, 0) == 0
 

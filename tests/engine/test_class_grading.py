@@ -16,7 +16,7 @@ from typing import Any
 import docker
 
 from tests import formats_spec as spec
-from tests.helpers import BASE_IMAGE, class_folder, leftovers
+from tests.helpers import BASE_IMAGE, CHECKPOINTS, by_id, class_folder, leftovers, start_lab_until
 
 KEY = "orchlab-test-course-key"
 # Phase 1's first two checkpoints: the build and the greeting, where these broken labs differ (seconds, not minutes).
@@ -133,6 +133,28 @@ def test_three_jobs_on_one_engine_give_the_serial_verdicts(tmp_path: Path, clien
     deployed = next(cp for cp in parallel["checkpoints"] if cp["id"] == "p2-stack-deployed")
     assert deployed["evidence"]["ports"] == [[8080, 5000]], deployed  # judged as the student wrote it, published elsewhere
     assert leftovers(client) == [] and client.info()["Swarm"]["LocalNodeState"] == "inactive"
+
+
+def test_a_sweep_waits_until_no_other_run_s_stack_runs_a_healthcheck(tmp_path: Path, client: docker.DockerClient) -> None:
+    # Measured here: five idle tasks checked every second pulled another run's sweep from 95 % to 78-87 %.
+    room = class_folder(tmp_path / "class")
+    checked, plain = room / "bora", room / "alice"  # the healthcheck variant, the course's files
+    first, seen = start_lab_until("docker stack deploy", tmp_path, "-m", "phase2", "-k", "swarm_active or stack_deployed or scale_out or self_healing",
+                                  "--lab-instance", "g1", "--lab-report", str(tmp_path / "first.json"), lab=checked)
+    second = subprocess.run([sys.executable, "-m", "pytest", str(CHECKPOINTS), "--lab-dir", str(plain), "--base-image", BASE_IMAGE, "--lab-lang", "en",
+                             "-p", "no:cacheprovider", "-m", "phase1", "-k", "image_builds or container_serves or cpu_saturation",
+                             "--lab-instance", "g2", "--lab-report", str(tmp_path / "second.json")],
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    rest, _ = first.communicate(timeout=600)
+    said = "".join(seen) + rest
+    assert first.returncode == 0, said
+    assert "waiting until no other run's stack runs a healthcheck" in second.stdout, second.stdout
+    stack_run = json.loads((tmp_path / "first.json").read_text())
+    assert {cp["outcome"] for cp in stack_run["checkpoints"]} == {"passed"}, stack_run["checkpoints"]
+    sweep = by_id(json.loads((tmp_path / "second.json").read_text()), "p1-cpu-saturation")
+    assert sweep["outcome"] == "passed", sweep
+    assert sweep["evidence"]["waited_for_machine_s"] >= 5, sweep["evidence"]  # the stack's scale-out and self-healing
+    assert leftovers(client) == []
 
 
 def test_an_empty_class_folder_is_one_clear_line(tmp_path: Path) -> None:
