@@ -157,7 +157,8 @@ def _grade(args: argparse.Namespace) -> str:
 
         engine = Engine.connect()
         say("orchlab: note: with --jobs on one engine the class shares one swarm and Phase 1's CPU sweeps take the machine "
-            "one at a time: the other runs wait between two checkpoints while a sweep runs.")
+            "one at a time: a sweep waits until no other run's stack runs a healthcheck, and the other runs wait between "
+            "two checkpoints while it runs.")
         run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
                        formats=args.format, progress=say, jobs=args.jobs)
         with RunLock(engine.run_id), Swarm(engine, progress=say):
