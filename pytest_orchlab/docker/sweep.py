@@ -81,6 +81,7 @@ class TurnLock:
         self.what, self.progress, self.shared = what, progress, shared
         self.waiting = waiting or f"orchlab: waiting for other runs' experiments to end before this {what} turn ..."
         self.waited_s = 0.0
+        self._told = False
         self._fd: int | None = None
 
     def _take(self, fd: int, mode: int, blocking: bool) -> bool:
@@ -90,8 +91,9 @@ class TurnLock:
         except BlockingIOError:
             if not blocking:
                 return False
-            if not self.shared:
+            if not self.shared and not self._told:  # once, whether the gate or the turn itself makes it wait
                 self.progress(self.waiting)
+                self._told = True
             began = time.monotonic()
             fcntl.flock(fd, mode)
             self.waited_s += time.monotonic() - began
