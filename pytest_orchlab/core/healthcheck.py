@@ -59,6 +59,6 @@ def declared_healthcheck(lab: LabFolder) -> str | None:
     services = compose_healthcheck(doc, image_has_one)
     if not services:
         return None
-    own = [name for name in services if isinstance(doc["services"][name], dict) and "healthcheck" in doc["services"][name]]
+    own = any(isinstance(service, dict) and "healthcheck" in service for service in doc["services"].values())
     where = "phase2/docker-compose.yml" if own else "phase1/Dockerfile HEALTHCHECK"
     return f"{where}: {', '.join(services)}"

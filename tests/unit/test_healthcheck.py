@@ -48,6 +48,8 @@ def test_broken_or_missing_files_schedule_as_none(tmp_path: Path) -> None:
     (tmp_path / "phase2" / "docker-compose.yml").write_text("services: [web:\n")
     assert declared_healthcheck(LabFolder.at(tmp_path)) is None
     assert compose_healthcheck("just a string", True) == []
+    (tmp_path / "phase2" / "docker-compose.yml").write_text("services:\n  1:\n    healthcheck:\n      test: [CMD, 'true']\n")
+    assert declared_healthcheck(LabFolder.at(tmp_path)) == "phase2/docker-compose.yml: 1"  # a key YAML reads as a number
 
 
 def test_class_grading_starts_students_with_a_healthcheck_last(tmp_path: Path) -> None:
