@@ -9,11 +9,12 @@ import signal
 import sys
 import time
 from functools import partial
+from pathlib import Path
 
 from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, base_image_present, build_base_image
+from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, build_base_image, resolve_base_image
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine
 
 
@@ -30,7 +31,8 @@ def _base_image(args: argparse.Namespace) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> str:
-    from pytest_orchlab.docker.sweep import forget_dead_runs, run_alive, sweep
+    from pytest_orchlab.core.runs import forget_dead_runs, run_alive
+    from pytest_orchlab.docker.sweep import sweep
 
     done = sweep(connect(), (lambda run: True) if args.all else (lambda run: not run_alive(run)))
     forget_dead_runs()
@@ -39,34 +41,49 @@ def _sweep(args: argparse.Namespace) -> str:
 
 
 def _bench(args: argparse.Namespace) -> str:
-    from pytest_orchlab.core.labdir import LabFolder
     from pytest_orchlab.docker.container import WebContainer
     from pytest_orchlab.docker.image import IMAGE_STEP, ImageBuilder
     from pytest_orchlab.measure.bench import compare, table
     from pytest_orchlab.measure.cpu import cpu_usage_ns
 
-    lab = LabFolder.at(args.lab_dir)
-    lab.require(lab.app_py, lab.dockerfile, step=IMAGE_STEP)
     if shutil.which("ab") is None:
         apt_install("apache2-utils")  # Apache Bench, the yardstick; explains what to do off Debian
-    from pytest_orchlab.docker.sweep import RunLock, sweep
+    from pytest_orchlab.core.runs import RunLock
+    from pytest_orchlab.docker.sweep import sweep
+    from pytest_orchlab.submission.intake import snapshot
 
     engine = Engine.connect()
     with RunLock(engine.run_id):
+        lab, _ = snapshot(args.lab_dir, engine.run_id)  # the lab folder through the gate, as a lab run reads it
+        lab.require(lab.app_py, lab.dockerfile, step=IMAGE_STEP)
         try:
-            image = ImageBuilder(engine, args.base_image).build(lab.phase1, "simple-web:v1")
+            image = ImageBuilder(engine, args.base_image).build(lab.phase1, "simple-web:v1", dockerfile_name=lab.dockerfile.name)
             with WebContainer(engine, image, host_port=args.port) as web:
                 host, port = web.bridge_address() or (web.host, web.host_port)
                 rows = compare(host, port, tuple(args.levels), args.seconds, args.rounds, partial(cpu_usage_ns, web.container))
         finally:
             sweep(engine.client, lambda run: run == engine.run_id)
-    lines = [f"target {host}:{port} (lab app from {lab.phase1}), {args.seconds:g} s per run, "
+    lines = [f"target {host}:{port} (lab app from {lab.shown / 'phase1'}), {args.seconds:g} s per run, "
              f"medians of {args.rounds} alternating rounds"]
     return "\n".join(lines + table(rows))
 
 
 class Invalid(OrchlabError):
     """A check that ran and said no (exit 1, not a usage error)."""
+
+
+def _misplaced(path: Path, data: dict[str, object]) -> str:
+    """"" when a signed report sits in its own student's folder (``students/<folder>/report.json``, or anywhere else),
+    else what is wrong: a report moved into another student's folder must not verify as theirs."""
+    from pytest_orchlab.grading.roster import folder_names
+
+    student, own = data.get("student"), data.get("student_folder")
+    folder = path.resolve().parent
+    if not isinstance(student, str) or folder.parent.name != "students":
+        return ""
+    if folder.name == own or (own is None and folder.name in folder_names(student)):
+        return ""
+    return f"INVALID: signed for student {student!r}, but it is in the folder of {folder.name!r}"
 
 
 def _verify(args: argparse.Namespace) -> str:
@@ -88,33 +105,31 @@ def _verify(args: argparse.Namespace) -> str:
             bad += 1
             continue
         check = verify(data, key)
-        bad += not check.valid
-        who = f" (run {data.get('run_id')}, engine {str((data.get('engine') or {}).get('id') or '?')[:12]}, " \
+        misplaced = _misplaced(Path(path), data) if check.valid else ""
+        bad += not check.valid or bool(misplaced)
+        who = f" (student {data.get('student', '?')}, run {data.get('run_id')}, engine {str((data.get('engine') or {}).get('id') or '?')[:12]}, " \
               f"score {(data.get('score') or {}).get('earned')}/{(data.get('score') or {}).get('possible')})" if check.valid else ""
-        lines.append(f"{path}: {check.describe()}{who}")
+        lines.append(f"{path}: {misplaced or check.describe()}{who}")
     if bad:
         raise Invalid(t("\n".join(lines), "\n".join(lines)))
     return "\n".join(lines)
 
 
-def _base_for(host: Engine, pytest_args: list[str]) -> str | None:
-    """The base image an inner engine needs for the students' builds: ``--base-image`` after ``--``, the
-    environment's, or orchlab's own if built."""
+def _given_base(pytest_args: list[str]) -> str | None:
+    """The base image the lab runs are told to use: ``--base-image`` after ``--``, else ``ORCHLAB_BASE_IMAGE``."""
     for n, arg in enumerate(pytest_args):
         if arg == "--base-image" and n + 1 < len(pytest_args):
             return pytest_args[n + 1]
         if arg.startswith("--base-image="):
             return arg.split("=", 1)[1]
-    named = os.environ.get("ORCHLAB_BASE_IMAGE")
-    if named:
-        return named
-    return DEFAULT_BASE_IMAGE if base_image_present(host.client, DEFAULT_BASE_IMAGE) else None
+    return os.environ.get("ORCHLAB_BASE_IMAGE") or None
 
 
 def _grade(args: argparse.Namespace) -> str:
     import json
     from pathlib import Path
 
+    from pytest_orchlab.core.runs import RunLock
     from pytest_orchlab.grading import roster, summary
     from pytest_orchlab.grading.runner import ClassRun, lab_command
     from pytest_orchlab.plugin import lab_suite
@@ -131,48 +146,47 @@ def _grade(args: argparse.Namespace) -> str:
     extra = list(args.pytest_args)
     say = partial(print, flush=True)
     began = time.monotonic()
-    if args.engines:
-        # One student at a time on each engine: an address as given, or an inner engine of a Docker release
-        # started for this run (labelled with its id, removed at the end, swept after a crash).
-        from pytest_orchlab.docker import engines
-        from pytest_orchlab.docker.sweep import RunLock
+    host = Engine.connect()  # the grading run: its id labels the inner engines and the shared swarm it makes
+    specs = [spec.strip() for spec in (args.engines or "").split(",") if spec.strip()]
 
-        host = Engine.connect()
-        specs = [spec.strip() for spec in args.engines.split(",") if spec.strip()]
-        with RunLock(host.run_id):
+    def class_run(**where: object) -> ClassRun:
+        return ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
+                        formats=args.format, progress=say, run_id=host.run_id, **where)  # type: ignore[arg-type]
+
+    with RunLock(host.run_id):
+        if specs:
+            # One student at a time on each engine: an address as given, or an inner engine of a Docker release
+            # started for this run (labelled with its id, removed at the end, swept after a crash).
+            from pytest_orchlab.docker import engines
+
             try:
                 addresses = [spec if "://" in spec else engines.start_engine(
-                    host.client, spec, labels={RUN_LABEL: host.run_id}, node=f"g{n + 1}", base_image=_base_for(host, extra),
+                    host.client, spec, labels={RUN_LABEL: host.run_id}, node=f"g{n + 1}", base_image=resolve_base_image(host.client, _given_base(extra)),
                     progress=say).address for n, spec in enumerate(specs)]
-                run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
-                               formats=args.format, progress=say, engines=addresses)
+                run = class_run(engines=addresses)
                 outcomes = run.run_all()
             finally:
                 engines.remove_engines(host.client, lambda labels: labels.get(RUN_LABEL) == host.run_id)
-    elif args.jobs > 1:
-        # Several runs on one engine share one swarm: made once here (when off) and left at the end, so every
-        # student's run sees the same thing a run of its own would (a swarm orchlab initialised: 0 points).
-        from pytest_orchlab.docker.sweep import RunLock
-        from pytest_orchlab.swarm.cluster import Swarm
+        elif args.jobs > 1:
+            # Several runs on one engine share one swarm: made once here (when off) and left at the end, so every
+            # student's run sees the same thing a run of its own would (a swarm orchlab initialised: 0 points).
+            from pytest_orchlab.swarm.cluster import Swarm
 
-        engine = Engine.connect()
-        say("orchlab: note: with --jobs on one engine the class shares one swarm and Phase 1's CPU sweeps take the machine "
-            "one at a time: a sweep waits until no other run's stack runs a healthcheck, and the other runs wait between "
-            "two checkpoints while it runs.")
-        run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
-                       formats=args.format, progress=say, jobs=args.jobs)
-        with RunLock(engine.run_id), Swarm(engine, progress=say):
+            say("orchlab: note: with --jobs on one engine the class shares one swarm and Phase 1's CPU sweeps take the machine "
+                "one at a time: a sweep waits until no other run's stack runs a healthcheck, and the other runs wait between "
+                "two checkpoints while it runs.")
+            run = class_run(jobs=args.jobs)
+            with Swarm(host, progress=say):
+                outcomes = run.run_all()
+        else:
+            run = class_run()
             outcomes = run.run_all()
-    else:
-        run = ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
-                       formats=args.format, progress=say)
-        outcomes = run.run_all()
     wall = time.monotonic() - began
     rows = [summary.Row(o.student.id, o.status, o.report, o.reason) for o in outcomes]
     (out / "class.csv").write_text(summary.class_csv(rows))
     (out / "class.md").write_text(summary.class_md(rows))
     (out / "class.json").write_text(json.dumps(
-        [{"student": o.student.id, "lab_dir": str(o.student.lab_dir), "status": o.status, "reason": o.reason,
+        [{"student": o.student.id, "folder": o.student.slug, "lab_dir": str(o.student.lab_dir), "status": o.status, "reason": o.reason,
           "seconds": round(o.seconds, 1), "report": str(o.folder / "report.json") if o.report else None,
           "engine": (o.report or {}).get("engine", {}).get("address")} for o in outcomes],
         ensure_ascii=False, indent=2) + "\n")
@@ -209,7 +223,7 @@ def _engines(args: argparse.Namespace) -> str:
             return "removed " + ", ".join(engines.image_name(r) for r in releases)
         return "\n".join(engines.build_engine_image(client, r, rebuild=args.rebuild) for r in releases)
     if args.action == "up":
-        base = args.base_image or (DEFAULT_BASE_IMAGE if base_image_present(client, DEFAULT_BASE_IMAGE) else None)
+        base = resolve_base_image(client, args.base_image)
         up = engines.up(client, args.releases or list(engines.RELEASES), base_image=base)
         return "\n".join(f"{e.release}: DOCKER_HOST={e.address}  # {e.describe()}" for e in up)
     if args.action == "down":
@@ -227,6 +241,9 @@ def _matrix(args: argparse.Namespace) -> str:
     from pytest_orchlab.grading.runner import lab_command
     from pytest_orchlab.plugin import lab_suite
 
+    lab_dir = Path(os.path.expanduser(args.lab_dir)).resolve()  # against the folder the command was run in, once
+    if not lab_dir.is_dir():
+        raise OrchlabError(t(f"실습 폴더 {lab_dir} 가 없습니다 (--lab-dir).", f"the lab folder {lab_dir} does not exist (--lab-dir)."))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     previous = Path(args.previous) if args.previous else (out / "matrix.json" if (out / "matrix.json").exists() else None)
@@ -234,8 +251,9 @@ def _matrix(args: argparse.Namespace) -> str:
         kept = out / "matrix.previous.json"
         kept.write_bytes(previous.read_bytes())  # the last matrix stays readable beside the new one
         previous = kept
-    base = args.base_image or DEFAULT_BASE_IMAGE
-    runs = ReleaseMatrix(args.docker.split(","), out, lab_command(lab_suite(), list(args.pytest_args)), lab_dir=Path(args.lab_dir),
+    # The base image the lab runs are told to use is the one copied into every engine.
+    base = args.base_image or _given_base(list(args.pytest_args)) or DEFAULT_BASE_IMAGE
+    runs = ReleaseMatrix(args.docker.split(","), out, lab_command(lab_suite(), list(args.pytest_args)), lab_dir=lab_dir,
                          base_image=base, parallel=args.parallel, timeout_s=args.timeout, swarm_nodes=args.swarm_nodes,
                          progress=lambda line: print(line, flush=True)).run()
     m, changes, written = write_matrix(runs, out, previous)

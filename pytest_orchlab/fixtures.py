@@ -18,13 +18,15 @@ import pytest
 from pytest_orchlab.core.errors import LabInputError, NotGradable
 from pytest_orchlab.core.labdir import LabFolder
 from pytest_orchlab.core.names import LabNames
+from pytest_orchlab.core.runs import TurnLock, forget_dead_runs, machine_alone, run_alive
 from pytest_orchlab.core.text import t
+from pytest_orchlab.docker.baseimage import measuring_image
 from pytest_orchlab.docker.container import WebContainer
 from pytest_orchlab.docker.engine import Engine
 from pytest_orchlab.docker.image import IMAGE_STEP, BuiltImage, ImageBuilder
-from pytest_orchlab.docker.sweep import RunLock, TurnLock, forget_dead_runs, run_alive, sweep
+from pytest_orchlab.docker.sweep import sweep
 from pytest_orchlab.kube.connect import Cluster, find_cluster, load_image, shares_engine
-from pytest_orchlab.kube.deployment import HelloDeployment, Readiness, node_port, wait_available
+from pytest_orchlab.kube.deployment import HelloDeployment, Readiness, node_port, run_namespace, wait_available
 from pytest_orchlab.kube.experiments import KubeRollout, KubeScale, PodWatch, set_image
 from pytest_orchlab.kube.experiments import scale_out as kube_scale_out
 from pytest_orchlab.measure.steady import HostProbe
@@ -72,14 +74,14 @@ def orchlab_host_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """
     state = _state(request)
     engine = Engine.connect(run_id=state.run_id)
-    with RunLock(state.run_id):
-        swept = sweep(engine.client, lambda run: run != state.run_id and not run_alive(run))
-        forget_dead_runs()
-        if swept.removed:
-            state.progress(f"orchlab: swept leftovers of runs that are over: {', '.join(swept.removed)}")
-        state.report.cleanup += [f"before the run: {line}" for line in swept.lines()]
-        yield engine
-        state.report.cleanup += sweep(engine.client, lambda run: run == state.run_id).lines()
+    swept = sweep(engine.client, lambda run: run != state.run_id and not run_alive(run))
+    folders = forget_dead_runs()
+    if swept.removed:
+        state.progress(f"orchlab: swept leftovers of runs that are over: {', '.join(swept.removed)}")
+    state.report.cleanup += [f"before the run: {line}" for line in swept.lines()]
+    state.report.cleanup += [f"before the run: folder of run {run}" for run in folders]
+    yield engine
+    state.report.cleanup += sweep(engine.client, lambda run: run == state.run_id).lines()
 
 
 @pytest.fixture(scope="session")
@@ -108,8 +110,10 @@ def orchlab_docker_engine(request: pytest.FixtureRequest, orchlab_host_engine: E
 
 @pytest.fixture(scope="session")
 def orchlab_lab_folder(request: pytest.FixtureRequest) -> LabFolder:
-    """The student's lab folder from ``--lab-dir`` (default ``~/orchestration-lab``). Never written to."""
-    return LabFolder.at(_state(request).settings.lab_dir)
+    """The student's lab folder from ``--lab-dir`` (default ``~/orchestration-lab``), read once through the intake
+    gate: a bounded, confined snapshot in the run's own folder that everything after reads (the folder itself is
+    never written to). Override to grade a folder you generate (it is then trusted as it is)."""
+    return _state(request).lab_folder()  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +127,7 @@ def orchlab_image_builder(request: pytest.FixtureRequest, orchlab_docker_engine:
 def orchlab_lab_image(orchlab_lab_folder: LabFolder, orchlab_image_builder: ImageBuilder) -> BuiltImage:
     """``simple-web:v1`` built from the student's ``phase1/`` (copied; the folder is not touched)."""
     orchlab_lab_folder.require(orchlab_lab_folder.app_py, orchlab_lab_folder.dockerfile, step=IMAGE_STEP)
-    return orchlab_image_builder.build(orchlab_lab_folder.phase1, "simple-web:v1")
+    return orchlab_image_builder.build(orchlab_lab_folder.phase1, "simple-web:v1", dockerfile_name=orchlab_lab_folder.dockerfile.name)
 
 
 @pytest.fixture(scope="module")
@@ -150,17 +154,23 @@ def orchlab_load_profile() -> LoadProfile:
     return LoadProfile()
 
 
+def _helper(engine: Engine, state: LabState) -> str | None:
+    """The image of orchlab's own that reads the kernel's counters beside the app (None: they are not read)."""
+    try:
+        return measuring_image(engine.client, state.settings.base_image)
+    except NotGradable:
+        return None
+
+
 @pytest.fixture(scope="module")
 def orchlab_saturation(request: pytest.FixtureRequest, orchlab_web_app: WebContainer, orchlab_load_profile: LoadProfile) -> Saturation:
     """One load sweep against ``web_app``: idle baseline, then rising concurrency with CPU sampled."""
     # CPU is measured one run at a time on a machine: several students graded at once queue here, first until
     # no other run's stack runs a healthcheck (idle, it still takes CPU), then until the others are between experiments.
-    progress = _state(request).progress
-    quiet = TurnLock("background", progress, waiting="orchlab: waiting until no other run's stack runs a healthcheck "
-                     "(its checks take CPU from this sweep) ...")
-    with quiet, TurnLock("cpu", progress) as alone:
-        measured = measure_saturation(_serving(orchlab_web_app), orchlab_load_profile, progress)
-    measured.waited_s = quiet.waited_s + alone.waited_s
+    state = _state(request)
+    with machine_alone(state.progress) as waited:
+        measured = measure_saturation(_serving(orchlab_web_app), orchlab_load_profile, state.progress, _helper(orchlab_web_app.engine, state))
+    measured.waited_s = sum(waited)
     return measured
 
 
@@ -200,15 +210,15 @@ def orchlab_grade(request: pytest.FixtureRequest) -> Grade:
 
 
 def _apply_sed(ctx: Path) -> None:
-    """The lab's ``sed -i 's/Hello from/Greetings from/g' app.py``, on the build copy only."""
+    """The lab's ``sed -i 's/Hello from/Greetings from/g' app.py``, on the build copy only (bytes, as sed works)."""
     app = ctx / "app.py"
-    app.write_text(app.read_text().replace("Hello from", "Greetings from"))
+    app.write_bytes(app.read_bytes().replace(b"Hello from", b"Greetings from"))
 
 
 @pytest.fixture(scope="session")
 def orchlab_lab_image_v2(orchlab_lab_folder: LabFolder, orchlab_image_builder: ImageBuilder, orchlab_lab_image: BuiltImage) -> BuiltImage:
     """``simple-web:v2`` made as the lab makes it: its ``sed`` on a copy of the student's ``app.py``."""
-    v2 = orchlab_image_builder.build(orchlab_lab_folder.phase1, "simple-web:v2", _apply_sed)
+    v2 = orchlab_image_builder.build(orchlab_lab_folder.phase1, "simple-web:v2", _apply_sed, dockerfile_name=orchlab_lab_folder.dockerfile.name)
     if v2.image_id == orchlab_lab_image.image_id:
         raise LabInputError(
             t("sed 's/Hello from/Greetings from/g' 가 app.py 를 바꾸지 못했습니다: v2 가 v1 과 같습니다.",
@@ -312,7 +322,7 @@ def orchlab_steady_traffic(request: pytest.FixtureRequest, orchlab_docker_engine
             t("`docker stack rm webapp` 으로 스택을 내리면 orchlab 이 직접 배포해 측정합니다.",
               "remove your stack with `docker stack rm webapp` and orchlab deploys and measures its own copy."),
         )
-    image = state.settings.base_image or orchlab_lab_image.tag
+    image = measuring_image(orchlab_docker_engine.client, state.settings.base_image)  # ours, never the student's image
     with NetworkProbe(orchlab_docker_engine, image, network, orchlab_webapp_stack.names.service, timeline) as probe:
         if not timeline.wait_for(1, 0, 15.0):
             raise NotGradable(
@@ -345,9 +355,13 @@ def orchlab_hello_k8s(request: pytest.FixtureRequest, orchlab_kube_cluster: Clus
     state = _state(request)
     state.progress("orchlab: " + load_image(orchlab_kube_cluster, orchlab_docker_engine.client, orchlab_lab_image.tag).en)
     shared = orchlab_docker_engine.client if shares_engine(orchlab_kube_cluster, orchlab_docker_engine.client) else None
-    # hello-k8s is one name in one namespace: several students graded at once take Phase 3 in turn.
+    # hello-k8s is one name in one namespace: several students graded at once take Phase 3 in turn. A graded run
+    # (an instance) works in a namespace of its own, so it never meets, adopts or deletes anybody else's objects.
+    instance = state.settings.instance
+    namespace = run_namespace(instance, state.run_id) if instance else "default"
     with TurnLock("kube", state.progress), HelloDeployment(orchlab_kube_cluster, orchlab_lab_folder, orchlab_lab_image.tag, state.run_id,
-                                                           progress=state.progress, engine_client=shared) as dep:
+                                                           namespace, progress=state.progress, engine_client=shared,
+                                                           own_namespace=bool(instance)) as dep:
         yield dep
 
 

@@ -50,11 +50,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"phase{phase}: lab Phase {phase} ({what}) checkpoints")
     config.addinivalue_line("markers", "phase2x: Docker Swarm on several nodes (drain, node loss, placement); run with --swarm-nodes 3")
     config.addinivalue_line("markers", CHECKPOINT_HELP)
-    if not lab_requested(config):
-        return
+    if not (lab_requested(config) or config.getoption("lab_report", None) or config.getoption("lab_format", None)):
+        return  # a run given --lab-report or --lab-format is about the lab too
     from pytest_orchlab.session import activate
 
     activate(config)
     # `pytest -m phase1` in a lab folder (or with --lab-dir) and no path given: collect the lab's suite too.
     if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
         config.args.append(str(lab_suite()))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A checkpoint is never an ordinary test: one collected while the lab is off stops the run and says what is missing."""
+    if config.pluginmanager.has_plugin("orchlab-session"):
+        return
+    marked = [item.nodeid for item in items if item.get_closest_marker("checkpoint") is not None]
+    if marked:
+        more = f" (and {len(marked) - 1} more)" if len(marked) > 1 else ""
+        raise pytest.UsageError(
+            f"{marked[0]}{more} is a lab checkpoint (@pytest.mark.checkpoint), but the lab is off, so it would pass or fail as a plain "
+            "test with no verdict and no report: give --lab-dir PATH (the student's lab folder), run inside a lab folder, "
+            "or set the ini key orchlab_lab_dir.")

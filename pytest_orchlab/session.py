@@ -61,6 +61,16 @@ class LabState:
     multinode_deselected: int = 0  # phase2x checkpoints left out: the run has no --swarm-nodes
     busy_turn: Any = None  # the shared `background` TurnLock, held from Phase 2 on when the lab's stack runs a healthcheck
     busy_checked: bool = False
+    lab: Any = None  # the gate's snapshot of the student's folder (a LabFolder), taken once on first use
+    run_lock: Any = None  # the RunLock held from session start to finish: this run is alive while it is held
+
+    def lab_folder(self) -> Any:
+        """The student's lab folder, read once through the intake gate into the run's own folder."""
+        if self.lab is None:
+            from pytest_orchlab.submission.intake import snapshot
+
+            self.lab, self.report.submission = snapshot(self.settings.lab_dir, self.run_id)
+        return self.lab
 
     @contextlib.contextmanager
     def background_paused(self) -> Iterator[None]:
@@ -199,21 +209,13 @@ class LabSession:
         # with `orchlab grade --jobs` (or two terminals) no other run's traffic or rollout skews its CPU.
         if checkpoint_of(item) is None or "orchlab_saturation" in getattr(item, "fixturenames", ()):
             return (yield)
-        from pytest_orchlab.docker.sweep import TurnLock
+        from pytest_orchlab.core.runs import experiment_turn
 
         cp = checkpoint_of(item)
         if cp is not None and cp.phase >= 2:
             self._declare_background()  # before the `cpu` turn: a sweep takes `background` first, then `cpu`
-        turn = TurnLock("cpu", self.state.progress, shared=True)
-        if not turn.acquire(blocking=False):
-            # Another run's CPU measurement waits or runs: between two experiments nothing of ours is being
-            # measured, so our background traffic (Phase 2's steady probe) pauses until that turn is over.
-            with self.state.background_paused():
-                turn.acquire()
-        try:
+        with experiment_turn(self.state.progress, self.state.background_paused):
             return (yield)
-        finally:
-            turn.release()
 
     def _declare_background(self) -> None:
         """From Phase 2 on, a lab whose stack runs a healthcheck holds the shared ``background`` turn until the
@@ -222,18 +224,19 @@ class LabSession:
         if state.busy_checked:
             return
         state.busy_checked = True
-        from pytest_orchlab.core.healthcheck import declared_healthcheck
-        from pytest_orchlab.core.labdir import LabFolder
-        from pytest_orchlab.docker.sweep import TurnLock
+        from pytest_orchlab.core.runs import busy_background
+        from pytest_orchlab.submission.healthcheck import declared_healthcheck
 
-        where = declared_healthcheck(LabFolder.at(state.settings.lab_dir))
-        if where is None:
-            return
-        turn = TurnLock("background", state.progress, shared=True)
-        if not turn.acquire(blocking=False):
-            state.progress(f"orchlab: the stack runs a healthcheck ({where}); waiting for another run's CPU sweep first ...")
-            turn.acquire()
-        state.busy_turn = turn
+        where = declared_healthcheck(state.lab_folder())
+        if where is not None:
+            state.busy_turn = busy_background(state.progress, where)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """The run is alive from here (its lock is held) to the end of :meth:`pytest_sessionfinish`."""
+        from pytest_orchlab.core.runs import RunLock
+
+        self.state.run_lock = RunLock(self.state.run_id).__enter__()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -355,7 +358,12 @@ class LabSession:
             state.busy_turn = None
         report.timings["session"] = time.monotonic() - state.started
         report.finished = time.time()
-        self.write_results()
+        try:
+            self.write_results()
+        finally:
+            if state.run_lock is not None:
+                state.run_lock.__exit__(None, None, None)  # the run's folder (its snapshot, its copies) goes with it
+                state.run_lock = None
 
     def write_results(self) -> None:
         """The JSON report (signed when ``ORCHLAB_SIGNING_KEY`` is set) and the grader formats asked for."""

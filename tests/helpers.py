@@ -72,7 +72,7 @@ def leftovers(client: docker.DockerClient) -> list[str]:
 
 def crashed_run(run_id: str) -> str:
     """A run that took its lock and was then killed with SIGKILL (no cleanup of its own): its lock file stays, unheld."""
-    code = ("import sys, time; from pytest_orchlab.docker.sweep import RunLock; RunLock(sys.argv[1]).__enter__(); "
+    code = ("import sys, time; from pytest_orchlab.core.runs import RunLock; RunLock(sys.argv[1]).__enter__(); "
             "print('locked', flush=True); time.sleep(120)")
     proc = subprocess.Popen([sys.executable, "-c", code, run_id], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"

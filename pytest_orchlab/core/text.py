@@ -27,3 +27,12 @@ class Text:
 def t(ko: str, en: str) -> Text:
     """Shorthand used by the catalogues: ``t("한국어", "English")``."""
     return Text(ko, en)
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+!|~"})
+
+
+def md_text(value: object) -> str:
+    """Text of a student's (an id, a build log line) inside Markdown: on one line, every character that Markdown or
+    HTML would act on escaped."""
+    return " ".join(str(value).split()).translate(_MARKDOWN)

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from pytest_orchlab.core.errors import OrchlabError
+from pytest_orchlab.core.errors import NotGradable, OrchlabError
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import Progress, apt_install
 
@@ -27,6 +27,27 @@ def base_image_present(client: docker.DockerClient, name: str) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
+
+
+def resolve_base_image(client: docker.DockerClient, given: str | None) -> str | None:
+    """The base image a run builds with and copies into inner engines: the one given (``--base-image``,
+    ``ORCHLAB_BASE_IMAGE``), else orchlab's own when it is on this engine, else None (the Dockerfile's ``FROM``)."""
+    if given:
+        return given
+    return DEFAULT_BASE_IMAGE if base_image_present(client, DEFAULT_BASE_IMAGE) else None
+
+
+def measuring_image(client: docker.DockerClient, given: str | None) -> str:
+    """The image orchlab's own measuring containers run in (the in-network probe, the kernel-counter reader): the base
+    image the run was given or orchlab's own, never the student's image, whose programs could forge what they print."""
+    for name in (given, DEFAULT_BASE_IMAGE):
+        if name and base_image_present(client, name):
+            return name
+    raise NotGradable(
+        t("orchlab 의 측정 컨테이너를 실행할 이미지가 이 엔진에 없습니다 (학생의 이미지로는 측정하지 않습니다).",
+          "There is no image of orchlab's own on this engine to run its measuring container in (a student's image is never used for that)."),
+        t("`orchlab base-image` 로 레지스트리 없이 만드세요 (또는 --base-image 로 python3 가 있는 이미지를 주세요).",
+          "build one with no registry: `orchlab base-image` (or give --base-image an image with python3)."))
 
 
 @contextlib.contextmanager

@@ -8,9 +8,9 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import docker.errors
-import requests
 from docker.models.containers import Container
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
@@ -20,9 +20,14 @@ from pytest_orchlab.core.routes import on_link
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import Engine, Progress
 from pytest_orchlab.docker.image import BuiltImage
+from pytest_orchlab.measure import http
 from pytest_orchlab.measure.waiting import poll
 
 LAB_NAME = "web-app"
+# The student's container: memory and processes bounded (a memory hog or a fork bomb fails that student, not the
+# machine). CPU stays unlimited: Phase 1's ceiling is one core. At 1000 clients the app runs a thread per
+# connection, measured at about PEAK_PIDS here, so the pids limit leaves it room.
+CONTAINER_LIMITS: dict[str, Any] = {"mem_limit": "1g", "memswap_limit": "1g", "pids_limit": 4096}
 HOST_PORT = 8080
 APP_PORT = 5000
 
@@ -122,7 +127,7 @@ class WebContainer:
     def __enter__(self) -> WebContainer:
         self._check_free()
         self._tc = (
-            DockerContainer(self.image.tag, name=self.name, labels=self.engine.labels, docker_client_kw=self.engine.client_kwargs())
+            DockerContainer(self.image.tag, name=self.name, labels=self.engine.labels, docker_client_kw=self.engine.client_kwargs(), **CONTAINER_LIMITS)
             .with_bind_ports(APP_PORT, self.host_port)
         )
         try:
@@ -193,12 +198,11 @@ class WebContainer:
             self.container.reload()
             if self.container.status in ("exited", "dead"):
                 return "exited"
-            try:
-                r = requests.get(self.url + "/", timeout=3)
-                return f"HTTP {r.status_code}"
-            except requests.RequestException as exc:
-                seen.append(type(exc).__name__)
-                return "no answer"
+            answer = http.get(self.url + "/", timeout=3)
+            if answer.status is not None:
+                return f"HTTP {answer.status}"
+            seen.append(answer.error or "no answer")
+            return "no answer"
 
         state, waited = poll(look, lambda s: s != "no answer", timeout=timeout, interval=0.2)
         exited = state == "exited"

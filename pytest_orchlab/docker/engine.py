@@ -159,6 +159,13 @@ class Engine:
             )
         return [docker_cli, "-H", self.address, *args]
 
+    def cli_env(self, home: Path) -> dict[str, str]:
+        """The ``docker`` CLI's whole environment: a PATH, a private HOME and config folder (``home``), the TLS
+        settings this engine needs, and nothing else of ours (``stack deploy`` would fill ``${...}`` from it)."""
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home), "DOCKER_CONFIG": str(home / ".docker"), "LANG": "C.UTF-8"}
+        env.update({k: os.environ[k] for k in ("DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY") if os.environ.get(k)})
+        return env
+
     def client_kwargs(self) -> dict[str, Any]:
         """What testcontainers passes to ``docker.from_env``: this engine's address, not its own lookup."""
         return {"environment": {"DOCKER_HOST": self.address}}

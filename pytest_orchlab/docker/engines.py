@@ -101,19 +101,37 @@ def container_name(release: str, node: str = "") -> str:
     return f"orchlab-engine-{release.replace('.', '-')}{'-' + node if node else ''}"
 
 
-def _dockerd_command() -> list[str]:
+def _dockerd_command(grader: str) -> list[str]:
     # Docker's defaults, as on a student's machine (the userland proxy too: turning it off needs a writable
     # /proc/sys, which the capability fallback does not give). `--tls=false` is explicit: Docker 27+
     # refuses a tcp:// host without it.
     # Its own bridge subnet: the default 172.17.0.0/16 is also the host's, so an inner container's address
     # would name the inner engine's own container seen from the host.
-    return ["dockerd", "--host=unix:///var/run/docker.sock", f"--host=tcp://0.0.0.0:{API_PORT}", "--tls=false",
+    # The API answers the grader only: a connection to 2375 from any other address (a student's container in this
+    # engine or in another, a task on another node) is refused by the engine's own firewall before dockerd starts.
+    guard = (f"iptables -w -I INPUT -p tcp --dport {API_PORT} ! -s {grader} -j REJECT --reject-with tcp-reset "
+             '|| { echo "orchlab: cannot fence the API port" >&2; exit 3; }; exec "$@"')
+    return ["sh", "-c", guard, "dockerd", "dockerd", "--host=unix:///var/run/docker.sock", f"--host=tcp://0.0.0.0:{API_PORT}", "--tls=false",
             "--storage-driver=overlay2", "--bip=10.213.0.1/24", "--default-address-pool=base=10.214.0.0/16,size=24"]
+
+
+def grader_address(client: docker.DockerClient, network: str | None) -> str:
+    """This machine's address on the network an inner engine joins (its gateway): the one source its API answers."""
+    net = client.networks.get(network or "bridge")
+    for config in net.attrs.get("IPAM", {}).get("Config") or []:
+        if config.get("Gateway"):
+            return str(config["Gateway"]).split("/")[0]
+        if config.get("Subnet"):
+            import ipaddress
+
+            return str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
+    raise OrchlabError(t(f"네트워크 {net.name} 의 게이트웨이를 알 수 없습니다.", f"The network {net.name} has no gateway address."))
 
 
 def _start(client: docker.DockerClient, name: str, image: str, volume: str, labels: dict[str, str],
            network: str | None, progress: Progress) -> tuple[docker.models.containers.Container, str]:
-    common = {"name": name, "detach": True, "labels": labels, "command": _dockerd_command(), "hostname": name,
+    command = _dockerd_command(grader_address(client, network))
+    common = {"name": name, "detach": True, "labels": labels, "command": command, "entrypoint": [], "hostname": name,
               "volumes": {volume: {"bind": "/var/lib/docker", "mode": "rw"}}, "tmpfs": {"/run": ""}}
     if network:
         common["network"] = network
@@ -134,7 +152,7 @@ def _start(client: docker.DockerClient, name: str, image: str, volume: str, labe
     volumes = dict(common.pop("volumes"))  # type: ignore[call-overload]
     volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
     try:
-        c = _run_unmasked(client, image, name, labels, hostname=name, volumes=volumes, network=network)
+        c = _run_unmasked(client, image, name, labels, command, hostname=name, volumes=volumes, network=network)
     except docker.errors.APIError as exc:
         raise OrchlabError(t(f"내부 엔진 컨테이너 {name} 를 시작할 수 없습니다: {exc.explanation or exc}",
                              f"The inner engine's container {name} cannot start: {exc.explanation or exc}"),
@@ -143,13 +161,13 @@ def _start(client: docker.DockerClient, name: str, image: str, volume: str, labe
     return c, "capabilities"
 
 
-def _run_unmasked(client: docker.DockerClient, image: str, name: str, labels: dict[str, str], *, hostname: str,
+def _run_unmasked(client: docker.DockerClient, image: str, name: str, labels: dict[str, str], command: list[str], *, hostname: str,
                   volumes: dict[str, dict[str, str]], network: str | None) -> docker.models.containers.Container:
     """The fallback container, made through the low-level API: the SDK's ``run`` has no MaskedPaths/ReadonlyPaths."""
     api = client.api
     host_config = api.create_host_config(binds=volumes, tmpfs={"/run": ""}, network_mode=network or "default", **FALLBACK)
     host_config["MaskedPaths"], host_config["ReadonlyPaths"] = [], []
-    created = api.create_container(image, command=_dockerd_command(), name=name, labels=labels, hostname=hostname,
+    created = api.create_container(image, command=command, entrypoint=[], name=name, labels=labels, hostname=hostname,
                                    environment=FALLBACK_ENV, host_config=host_config, detach=True)
     api.start(created["Id"])
     return client.containers.get(created["Id"])

@@ -1,24 +1,10 @@
-"""Leave no trace: which runs are alive, and removing what a run (or a crashed one) labelled.
-
-A run is alive while it holds an exclusive lock on its own file in the state folder: the kernel drops
-the lock when the process dies, whatever happened to it, so this survives reused PIDs and changing
-hostnames in containers and CI. Where no lock file is to be seen (the run was on another machine or in
-another container), the run id's own start time decides: a run older than :data:`MAX_RUN_AGE_S` is over.
-"""
+"""Leave no trace: remove what a run (or a crashed one) labelled. Which runs are over is ``core.runs``'s word."""
 
 from __future__ import annotations
 
-import calendar
-import fcntl
 import functools
-import os
-import pwd
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
-from typing import ClassVar
 
 import docker
 import docker.errors
@@ -26,151 +12,6 @@ import requests.exceptions
 
 from pytest_orchlab.docker.engine import RUN_LABEL
 from pytest_orchlab.measure.waiting import poll
-
-MAX_RUN_AGE_S = 6 * 3600  # a whole lab (all phases) takes minutes; class grading gives each student a run of its own
-
-
-def state_dir() -> Path:
-    """Where run lock files live: ``ORCHLAB_STATE_DIR``, else ``$XDG_STATE_HOME/orchlab/runs`` (``~/.local/state``)."""
-    if os.environ.get("ORCHLAB_STATE_DIR"):
-        return Path(os.environ["ORCHLAB_STATE_DIR"])
-    # The account's home from the password database, not $HOME: a test harness that moves $HOME (pytester)
-    # must still see the same runs and the same orchlab cluster.
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".local", "state")
-    return Path(base) / "orchlab" / "runs"
-
-
-class RunLock:
-    """Held for the whole run: ``with RunLock(run_id):``. Its file is removed on a clean exit."""
-
-    def __init__(self, run_id: str) -> None:
-        self.path = state_dir() / f"{run_id}.lock"
-        self._fd: int | None = None
-
-    def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(self._fd, f"pid {os.getpid()}\n".encode())
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._fd is not None:
-            self.path.unlink(missing_ok=True)
-            os.close(self._fd)  # closing drops the lock
-            self._fd = None
-
-
-class TurnLock:
-    """What must not overlap on this machine (``cpu``: a CPU measurement; ``kube``: Phase 3; ``background``:
-    stacks that keep the machine busy between experiments, held shared by runs whose tasks run a healthcheck
-    and alone by a CPU measurement), across runs.
-
-    A blocking ``flock`` on a shared file in the state folder, so several runs of one teacher's
-    ``orchlab grade --jobs`` queue here and a dead run's turn ends with its process. ``shared=True`` is a
-    reader: any number run together, and none while an exclusive holder runs. Exclusive holders go first:
-    one that waits takes a gate file that new readers must pass, so a steady stream of readers (other
-    students' Phase 2 experiments) cannot starve it. A process's own reader gives way to its own writer.
-    """
-
-    _readers: ClassVar[dict[Path, TurnLock]] = {}  # this process's shared holders, by lock file
-
-    def __init__(self, what: str, progress: Callable[[str], None] = print, *, shared: bool = False, waiting: str = "") -> None:
-        self.path = state_dir().parent / f"turn-{what}.lock"
-        self.gate = self.path.with_name(f"turn-{what}.gate")
-        self.what, self.progress, self.shared = what, progress, shared
-        self.waiting = waiting or f"orchlab: waiting for other runs' experiments to end before this {what} turn ..."
-        self.waited_s = 0.0
-        self._told = False
-        self._fd: int | None = None
-
-    def _take(self, fd: int, mode: int, blocking: bool) -> bool:
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if not blocking:
-                return False
-            if not self.shared and not self._told:  # once, whether the gate or the turn itself makes it wait
-                self.progress(self.waiting)
-                self._told = True
-            began = time.monotonic()
-            fcntl.flock(fd, mode)
-            self.waited_s += time.monotonic() - began
-            return True
-
-    def acquire(self, blocking: bool = True) -> bool:
-        """Take the turn; with ``blocking=False`` return False at once instead of waiting."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.shared and self.path in TurnLock._readers:
-            return True  # already held by this process: nothing to add
-        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
-        gate = os.open(self.gate, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if not self._take(gate, mode, blocking):
-                return False
-            mine = TurnLock._readers.pop(self.path, None)
-            if mine is not None and not self.shared:
-                mine.release()  # our own reader would otherwise wait for us forever
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            if not self._take(self._fd, mode, blocking):
-                os.close(self._fd)
-                self._fd = None
-                return False
-        finally:
-            os.close(gate)
-        if self.shared:
-            TurnLock._readers[self.path] = self
-        return True
-
-    def __enter__(self) -> TurnLock:
-        self.acquire()
-        return self
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the lock
-            self._fd = None
-        if TurnLock._readers.get(self.path) is self:
-            del TurnLock._readers[self.path]
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.release()
-
-
-def run_started(run_id: str) -> float | None:
-    """Epoch seconds a run id was made (``20261124T101500Z-ab12``, UTC), or None if it is not one of ours."""
-    try:
-        return float(calendar.timegm(time.strptime(run_id.split("-", 1)[0], "%Y%m%dT%H%M%SZ")))
-    except ValueError:
-        return None
-
-
-def run_alive(run_id: str, now: float | None = None) -> bool:
-    """False when the run that made a resource can no longer clean it up itself."""
-    path = state_dir() / f"{run_id}.lock"
-    if path.exists():
-        try:
-            fd = os.open(path, os.O_RDWR)
-        except FileNotFoundError:
-            return False  # it finished and removed its file just now
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
-    started = run_started(run_id)
-    return started is None or (now or time.time()) - started < MAX_RUN_AGE_S
-
-
-def forget_dead_runs() -> None:
-    """Remove the lock files of runs that are over (their resources have just been swept)."""
-    folder = state_dir()
-    for lock in folder.glob("*.lock") if folder.is_dir() else ():
-        if not run_alive(lock.stem):
-            lock.unlink(missing_ok=True)
 
 
 @dataclass
@@ -185,7 +26,8 @@ class SweepResult:
 
 
 def sweep(client: docker.DockerClient, select: Callable[[str], bool]) -> SweepResult:
-    """Remove every ``orchlab.run``-labelled service, container, network, image and swarm whose run id ``select`` picks.
+    """Remove every ``orchlab.run``-labelled service, secret, config, container, volume, network, image and swarm whose run id
+    ``select`` picks.
 
     One try per kind of resource: a failure with one kind is reported and the others are still swept.
     Nothing without the label is ever looked at, so a student's own resources are safe.
@@ -211,6 +53,15 @@ def sweep(client: docker.DockerClient, select: Callable[[str], bool]) -> SweepRe
             for svc in client.services.list(filters=flt):
                 if pick(svc.attrs["Spec"].get("Labels")):
                     gone("service", svc.name, svc.remove)
+
+    def stack_objects() -> None:
+        # A stack's secrets and configs (the compose file's own, labelled like everything else): after its services.
+        swarm = client.info().get("Swarm", {})
+        if swarm.get("LocalNodeState") == "active" and swarm.get("ControlAvailable"):
+            for kind, listing in (("secret", client.secrets), ("config", client.configs)):
+                for obj in listing.list(filters=flt):
+                    if pick(obj.attrs["Spec"].get("Labels")):
+                        gone(kind, obj.name, obj.remove)
 
     def containers() -> None:
         for ctr in client.containers.list(all=True, filters=flt):
@@ -252,7 +103,7 @@ def sweep(client: docker.DockerClient, select: Callable[[str], bool]) -> SweepRe
             if pick(labels):
                 gone("swarm", labels[RUN_LABEL], functools.partial(client.swarm.leave, force=True))
 
-    for kind, step in (("services", services), ("containers", containers), ("volumes", volumes), ("networks", networks),
+    for kind, step in (("services", services), ("secrets and configs", stack_objects), ("containers", containers), ("volumes", volumes), ("networks", networks),
                        ("images", images), ("swarm", swarm)):
         try:
             step()

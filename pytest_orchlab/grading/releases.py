@@ -53,7 +53,7 @@ class ReleaseMatrix:
         return labels.get(RUN_LABEL) == self.host.run_id
 
     def run(self) -> list[ReleaseRun]:
-        from pytest_orchlab.docker.sweep import RunLock
+        from pytest_orchlab.core.runs import RunLock
 
         for release in self.releases:
             self.progress(build_engine_image(self.host.client, release, progress=self.progress))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,18 +20,48 @@ SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 class Student:
     id: str
     lab_dir: Path
+    folder: str = ""  # the results folder's name when the id alone would collide with another's (see distinct)
 
     @property
     def slug(self) -> str:
-        """The id as a folder name for the student's results (no path separators, no spaces)."""
-        return SAFE_ID.sub("_", self.id).strip("._") or "student"
+        """The id as a folder name for the student's results (no path separators, no spaces), unique in the class."""
+        return self.folder or safe_name(self.id)
+
+
+def safe_name(sid: str) -> str:
+    return SAFE_ID.sub("_", sid).strip("._") or "student"
+
+
+def _suffixed(sid: str) -> str:
+    return f"{safe_name(sid)}-{hashlib.sha256(sid.encode()).hexdigest()[:8]}"
+
+
+def folder_names(sid: str) -> set[str]:
+    """The results folders a student's report may sit in: their id made folder-safe, or that with their suffix."""
+    return {safe_name(sid), _suffixed(sid)}
+
+
+def distinct(students: Sequence[Student]) -> list[Student]:
+    """Students whose folder names would collide (``Kim Lee`` and ``Kim_Lee``; ``Bob`` and ``bob`` on a case-insensitive
+    disk) get distinct ones: each but an id that is its own folder name gets a suffix from its id's hash."""
+    groups: dict[str, list[Student]] = {}
+    for s in students:
+        groups.setdefault(safe_name(s.id).lower(), []).append(s)
+    out = []
+    for s in students:
+        group = groups[safe_name(s.id).lower()]
+        plain = next((g for g in group if g.id == safe_name(g.id)), None)
+        if len(group) > 1 and s is not plain:
+            s = dataclasses.replace(s, folder=_suffixed(s.id))
+        out.append(s)
+    return out
 
 
 def from_class_dir(class_dir: Path) -> list[Student]:
     """One sub-folder per student; the folder's name is the student's id (hidden folders are not students)."""
     if not class_dir.is_dir():
         raise OrchlabError(t(f"반 폴더 {class_dir} 가 없습니다.", f"the class folder {class_dir} does not exist."))
-    students = [Student(d.name, d.resolve()) for d in sorted(class_dir.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    students = distinct([Student(d.name, d.resolve()) for d in sorted(class_dir.iterdir()) if d.is_dir() and not d.name.startswith(".")])
     if not students:
         raise OrchlabError(t(f"{class_dir} 에 학생 폴더가 없습니다 (학생마다 하위 폴더 하나).",
                              f"{class_dir} holds no student folders (one sub-folder per student)."))
@@ -57,4 +90,4 @@ def from_roster(roster: Path) -> list[Student]:
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise OrchlabError(t(f"명단 {roster}: 같은 학생이 두 번 있습니다: {', '.join(twice)}", f"roster {roster}: listed twice: {', '.join(twice)}"))
-    return students
+    return distinct(students)

@@ -20,13 +20,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_orchlab.core.healthcheck import declared_healthcheck
-from pytest_orchlab.core.labdir import LabFolder
+from pytest_orchlab.core.runs import kubeconfig_path, run_folder
 from pytest_orchlab.grading.roster import Student
-from pytest_orchlab.results.signing import KEY_ENV, verify
+from pytest_orchlab.results.signing import KEY_ENV, sign, verify
+from pytest_orchlab.submission.healthcheck import declared_healthcheck
+from pytest_orchlab.submission.snapshot import take
 
 CLEAN_EXITS = (0, 1)  # pytest: all passed / some failed; anything else is a crashed run
 LOG_TAIL = 12
+# What a student's run gets of the grader's environment; the rest (the signing key, tokens, KUBECONFIG ...) stays here.
+PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
+              "XDG_STATE_HOME", "SYSTEMROOT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
+KEPT_PREFIXES = ("ORCHLAB_", "COVERAGE_")
+
+
+def student_env(engine: str | None, instance: str | None) -> dict[str, str]:
+    """A student's run's whole environment: what pytest and the Docker SDK need, ``ORCHLAB_*`` settings, never the
+    signing key (``orchlab grade`` signs each report itself after the run) and no docker context or kubeconfig."""
+    env = {k: v for k, v in os.environ.items() if k in PASSED_ENV or (k.startswith(KEPT_PREFIXES) and k != KEY_ENV)}
+    env["PYTHONUNBUFFERED"] = "1"
+    from pytest_orchlab.docker.engine import resolve_address
+
+    env["DOCKER_HOST"] = engine or resolve_address()[0]  # resolved once here: every student's run on the same engine
+    if instance:
+        env["ORCHLAB_INSTANCE"] = instance  # own names and ports beside the other runs on this engine
+    return env
 
 
 @dataclass
@@ -42,24 +60,15 @@ class Outcome:
     folder: Path = field(default_factory=Path)
 
 
-def newest_change(folder: Path) -> float:
-    """The latest modification time of anything in a student's lab folder (the folder itself included)."""
-    times = [folder.stat().st_mtime] if folder.exists() else [0.0]
-    for path in folder.rglob("*") if folder.exists() else ():
-        try:
-            times.append(path.lstat().st_mtime)
-        except OSError:
-            continue
-    return max(times)
-
-
 def finished_report(student: Student, out: Path, key: bytes | None) -> tuple[dict[str, Any] | None, str]:
-    """The report to keep when resuming, or None and why the student must be graded again."""
+    """The report to keep when resuming, or None and why the student must be graded again.
+
+    Kept only when it is this student's (its ``student``), of these very files (its snapshot's digest against the
+    gate's digest of the folder now) and, with a signing key, exactly as it was signed.
+    """
     path = out / "report.json"
     if not path.exists():
         return None, ""
-    if path.stat().st_mtime <= newest_change(student.lab_dir):
-        return None, "the lab folder changed after the last report"
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except ValueError:
@@ -68,7 +77,22 @@ def finished_report(student: Student, out: Path, key: bytes | None) -> tuple[dic
         check = verify(data, key)
         if not check.valid:
             return None, f"the last report failed verification ({check.describe()})"
+    if data.get("student") != student.id:
+        return None, f"the last report is not this student's (it names {data.get('student')!r})"
+    if (data.get("submission") or {}).get("digest") != take(student.lab_dir).digest:
+        return None, "the lab folder changed after the last report"
     return data, ""
+
+
+def seal(path: Path, student: Student, key: bytes | None) -> dict[str, Any]:
+    """The student's report with their id added, signed with the course key when there is one (here, after the run:
+    the key never reaches the student's run)."""
+    data: dict[str, Any] = json.loads(path.read_text())
+    data["student"], data["student_folder"] = student.id, student.slug
+    if key:
+        data = sign(data, key)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    return data
 
 
 def _duration(seconds: float) -> str:
@@ -81,7 +105,7 @@ class ClassRun:
 
     def __init__(self, students: Sequence[Student], out: Path, command: Sequence[str], *, regrade: bool = False,
                  timeout_s: float = 1800.0, progress: Callable[[str], None] = print, formats: Sequence[str] = (),
-                 jobs: int = 1, engines: Sequence[str] = ()) -> None:
+                 jobs: int = 1, engines: Sequence[str] = (), run_id: str = "") -> None:
         self.students, self.out, self.command = list(students), out, list(command)
         self.regrade, self.timeout_s, self.progress, self.formats = regrade, timeout_s, progress, list(formats)
         # With several engines (DOCKER_HOST addresses) each grades one student at a time: as many jobs as engines.
@@ -91,15 +115,24 @@ class ClassRun:
         for address in self.engines:
             self._free.put(address)
         self.key = os.environ.get(KEY_ENV, "").encode() or None
+        from pytest_orchlab.docker.engine import new_run_id
+
+        self.run_id = run_id or new_run_id()  # the grading run's own (its folder holds the students' snapshots for scheduling)
         self._said = threading.Lock()
 
     def folder(self, student: Student) -> Path:
         return self.out / "students" / student.slug
 
     def argv(self, student: Student) -> list[str]:
-        """The student's own pytest command: the lab suite on their folder, their report and formats in their folder."""
+        """The student's own pytest command: the lab suite on their folder, their report and formats in their folder.
+
+        Phase 3's manifests go only to the orchlab cluster unless the teacher names a cluster (``--kubeconfig`` or
+        ``--kube-context`` after ``--``): never to whatever the teacher's current kubeconfig context is.
+        """
         here = self.folder(student)
         args = [*self.command, "--lab-dir", str(student.lab_dir), "--lab-report", str(here / "report.json")]
+        if not any(a.startswith(("--kubeconfig", "--kube-context")) for a in self.command):
+            args += ["--kubeconfig", str(kubeconfig_path())]
         for spec in self.formats:
             name, _, path = spec.partition(":")
             args += ["--lab-format", f"{name}:{here / (path or DEFAULT_NAMES.get(name, name))}"]
@@ -113,7 +146,8 @@ class ClassRun:
         def one(index: int, student: Student) -> Outcome:
             engine = self._free.get() if self.engines else None
             try:
-                outcome = self.run_one(student, instance=f"g{index + 1}" if self.jobs > 1 and not engine else None, engine=engine)
+                # Every graded run is an instance: names of its own, so it never adopts a stack or deployment it did not make.
+                outcome = self.run_one(student, instance=f"g{index + 1}", engine=engine)
             finally:
                 if engine:
                     self._free.put(engine)
@@ -145,11 +179,19 @@ class ClassRun:
         Such a stack keeps taking CPU while it is idle, so a Phase 1 sweep of another run waits until it is
         gone (the ``background`` turn); started last, these students do not hold up the others' sweeps.
         """
-        checked = [declared_healthcheck(LabFolder.at(s.lab_dir)) is not None for s in self.students]
+        checked = [self._healthcheck(s) for s in self.students]
         if any(checked) and not all(checked):
             self.progress(f"orchlab: {sum(checked)} of {len(checked)} students' stacks run a healthcheck: they start last, "
                           "so that their stacks do not hold up the others' CPU sweeps")
         return sorted(range(len(self.students)), key=lambda n: checked[n])
+
+    def _healthcheck(self, student: Student) -> bool:
+        """Read through the gate, as the student's run will read it (into this grading run's own folder)."""
+        import tempfile
+
+        sub = take(student.lab_dir)
+        with tempfile.TemporaryDirectory(dir=run_folder(self.run_id)) as tmp:
+            return declared_healthcheck(sub.write(Path(tmp) / "lab")) is not None
 
     def describe(self, outcome: Outcome) -> str:
         if outcome.status == "crashed":
@@ -174,24 +216,20 @@ class ClassRun:
         code, reason = self._pytest(student, here, instance, engine)
         seconds = time.monotonic() - begin
         report_path = here / "report.json"
-        if code in CLEAN_EXITS and report_path.exists():
-            return Outcome(student, "graded", json.loads(report_path.read_text()), seconds, code, folder=here)
+        report = seal(report_path, student, self.key) if report_path.exists() else None
+        if code in CLEAN_EXITS and report is not None:
+            return Outcome(student, "graded", report, seconds, code, folder=here)
         if not reason:
             reason = f"pytest exited {code}" + ("" if report_path.exists() else " and wrote no report")
         tail = (here / "pytest.log").read_text(errors="replace").splitlines()[-LOG_TAIL:]
         crash = {"student": student.id, "lab_dir": str(student.lab_dir), "exit_code": code, "reason": reason,
                  "seconds": round(seconds, 1), "log_tail": tail}
         (here / "crash.json").write_text(json.dumps(crash, ensure_ascii=False, indent=2) + "\n")
-        report = json.loads(report_path.read_text()) if report_path.exists() else None
         return Outcome(student, "crashed", report, seconds, code, reason, here)
 
     def _pytest(self, student: Student, here: Path, instance: str | None, engine: str | None = None) -> tuple[int | None, str]:
         """Run the student's pytest; on timeout, Ctrl-C it (the plugin cleans up) and then kill it."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        if engine:
-            env["DOCKER_HOST"] = engine  # this student's run, alone on that engine
-        if instance:
-            env["ORCHLAB_INSTANCE"] = instance  # own names and ports beside the other runs on this engine
+        env = student_env(engine, instance)
         with (here / "pytest.log").open("w") as log:
             proc = subprocess.Popen(self.argv(student), cwd=here, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
             try:

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_orchlab.core.text import md_text
+
 OUTCOMES = ("passed", "failed", "not-gradable", "blocked")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula (OWASP, CSV injection)
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: a leading ``= + - @``, tab or CR gets a ``'`` first, as OWASP advises."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,13 @@ def class_csv(rows: Sequence[Row]) -> str:
     ids = checkpoint_ids(rows)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "status", "score", "max", *ids])
+    writer.writerow([csv_cell(c) for c in ["student", "status", "score", "max", *ids]])
     for row in rows:
         score = (row.report or {}).get("score", {})
         got = row.outcomes()
         earned = score.get("earned", "")
-        writer.writerow([row.student, row.status, f"{earned:g}" if isinstance(earned, (int, float)) else earned,
-                         score.get("possible", ""), *(got.get(cid, "") for cid in ids)])
+        writer.writerow([csv_cell(c) for c in [row.student, row.status, f"{earned:g}" if isinstance(earned, (int, float)) else earned,
+                                               score.get("possible", ""), *(got.get(cid, "") for cid in ids)]])
     return out.getvalue()
 
 
@@ -87,11 +96,11 @@ def class_md(rows: Sequence[Row], title: str = "orchlab: class results") -> str:
     hints = frequent_hints(rows)
     if hints:
         lines += ["", "## Most frequent failure hints", ""]
-        lines += [f"- `{cid}` ({n} student{'s' if n > 1 else ''}): {hint}" for cid, hint, n in hints]
+        lines += [f"- `{cid}` ({n} student{'s' if n > 1 else ''}): {md_text(hint)}" for cid, hint, n in hints]
     crashed = [r for r in rows if r.status == "crashed"]
     if crashed:
         lines += ["", "## Runs that crashed (graded again on the next `orchlab grade`)", ""]
-        lines += [f"- {r.student}: {r.reason}" for r in crashed]
+        lines += [f"- {md_text(r.student)}: {md_text(r.reason)}" for r in crashed]
     return "\n".join(lines) + "\n"
 
 

@@ -18,11 +18,12 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.runs import cluster_home, kubeconfig_path
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import Progress, apt_install, connect
-from pytest_orchlab.docker.sweep import state_dir
 from pytest_orchlab.measure.waiting import poll
 
 PAUSE_IMAGE = "orchlab/pause:3.1"
@@ -42,15 +43,7 @@ int main(void) {
 """
 
 
-def home() -> Path:
-    """Everything of the orchlab cluster: ``$XDG_STATE_HOME/orchlab/cluster`` (or under ``ORCHLAB_STATE_DIR``)."""
-    return state_dir().parent / "cluster"
-
-
-def kubeconfig_path() -> Path:
-    """The fixed per-user path ``orchlab cluster up`` writes the cluster's kubeconfig to."""
-    return home() / "kubeconfig.yaml"
-
+home = cluster_home
 
 def _cni_conflist() -> str:
     return json.dumps({
@@ -143,7 +136,8 @@ def up(k3s: str | None = None, progress: Progress = print, wait_s: float = 120.0
     root = home()
     (root / "cni").mkdir(parents=True, exist_ok=True)
     (root / "cni" / "10-bridge.conflist").write_text(_cni_conflist())
-    state = {"had_run_k3s": Path("/run/k3s").exists()}
+    # What was here before: `down` removes only the chains this cluster added (another Kubernetes has the same names).
+    state = {"had_run_k3s": Path("/run/k3s").exists(), "chains_before": _kube_chains()}
     (root / "made.json").write_text(json.dumps(state))
     argv = [str(binary), "server", "--docker", "--data-dir", str(root / "data"),
             "--disable", "traefik,servicelb,metrics-server,local-storage,coredns",
@@ -169,12 +163,27 @@ def up(k3s: str | None = None, progress: Progress = print, wait_s: float = 120.0
     return f"orchlab cluster up: node {NODE_NAME} Ready after {waited:.0f} s\nkubeconfig: {kubeconfig_path()}"
 
 
-def _iptables_cleanup() -> list[str]:
-    """Remove the KUBE-* (kube-proxy, kubelet) and CNI-* (portmap, bridge) chains, and the jumps to them."""
+TABLES = ("filter", "nat", "mangle")
+
+
+def _rules(table: str) -> list[str]:
+    if shutil.which("iptables") is None:
+        return []
+    return subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=False).stdout.splitlines()
+
+
+def _kube_chains() -> dict[str, list[str]]:
+    """The KUBE-*/CNI-* chains of each table now."""
+    return {table: [r.split()[1] for r in _rules(table) if r.startswith("-N ") and r.split()[1].startswith(("KUBE-", "CNI-"))] for table in TABLES}
+
+
+def _iptables_cleanup(before: dict[str, list[str]]) -> list[str]:
+    """Remove the KUBE-* (kube-proxy, kubelet) and CNI-* (portmap, bridge) chains this cluster added, and the jumps to them."""
     removed = []
-    for table in ("filter", "nat", "mangle"):
-        rules = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=False).stdout.splitlines()
-        ours = [r.split()[1] for r in rules if r.startswith("-N ") and r.split()[1].startswith(("KUBE-", "CNI-"))]
+    for table in TABLES:
+        rules = _rules(table)
+        ours = [r.split()[1] for r in rules if r.startswith("-N ") and r.split()[1].startswith(("KUBE-", "CNI-"))
+                and r.split()[1] not in set(before.get(table, []))]
         for rule in rules:
             words = shlex.split(rule)
             if rule.startswith("-A ") and not words[1].startswith(("KUBE-", "CNI-")) and any(w in ours for w in words[2:]):
@@ -185,6 +194,18 @@ def _iptables_cleanup() -> list[str]:
             if subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True, check=False).returncode == 0:
                 removed.append(f"{table}/{chain}")
     return removed
+
+
+def pod_containers(client: Any) -> list[str]:
+    """The ids of this cluster's pod containers: sandboxes of its own pause image, and the containers in them.
+
+    Another Kubernetes on this engine (Docker Desktop's, minikube's) labels its pods the same way but never runs
+    ``orchlab/pause``, so nothing of it is picked.
+    """
+    found = client.api.containers(all=True, filters={"label": POD_LABEL})
+    sandboxes = {c["Id"] for c in found if c.get("Image") == PAUSE_IMAGE or str(c.get("Image", "")).startswith(PAUSE_IMAGE + "@")}
+    apps = [c["Id"] for c in found if (c.get("Labels") or {}).get("io.kubernetes.sandbox.id") in sandboxes]
+    return [*apps, *sandboxes]
 
 
 def down(progress: Progress = print) -> str:
@@ -204,9 +225,9 @@ def down(progress: Progress = print) -> str:
         return "orchlab cluster: not running, nothing to remove"
     try:
         client = connect()
-        pods = client.containers.list(all=True, filters={"label": POD_LABEL})
-        for ctr in pods:
-            ctr.remove(force=True)
+        pods = pod_containers(client)
+        for cid in pods:
+            client.api.remove_container(cid, force=True)
         done.append(f"{len(pods)} pod containers")
         if client.images.list(name=PAUSE_IMAGE):
             client.images.remove(PAUSE_IMAGE, force=True)
@@ -215,14 +236,14 @@ def down(progress: Progress = print) -> str:
     if subprocess.run(["ip", "link", "show", "cni0"], capture_output=True, check=False).returncode == 0:
         subprocess.run(["ip", "link", "delete", "cni0"], check=False)
         done.append("cni0")
-    chains = _iptables_cleanup()
+    made = json.loads((root / "made.json").read_text())
+    chains = _iptables_cleanup(made.get("chains_before", {}))
     if chains:
         done.append(f"{len(chains)} iptables chains")
     mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
               if line.split()[1].startswith((str(root), "/run/k3s"))]
     for mount in sorted(mounts, key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], check=False)
-    made = json.loads((root / "made.json").read_text()) if (root / "made.json").exists() else {"had_run_k3s": True}
     if not made.get("had_run_k3s", True):
         shutil.rmtree("/run/k3s", ignore_errors=True)
     shutil.rmtree(Path("/var/lib/cni/networks") / CNI_NETWORK, ignore_errors=True)

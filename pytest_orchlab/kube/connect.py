@@ -17,8 +17,8 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.runs import kubeconfig_path
 from pytest_orchlab.core.text import Text, t
-from pytest_orchlab.kube.cluster import kubeconfig_path
 
 NOT_THERE = t("minikube start (실습의 방법) 이나 `orchlab cluster up` 으로 클러스터를 시작하고, 필요하면 --kubeconfig/--kube-context 를 주세요.",
               "start a cluster with minikube start (the lab's way) or `orchlab cluster up`, and give --kubeconfig/--kube-context if needed.")

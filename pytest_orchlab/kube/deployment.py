@@ -17,15 +17,14 @@ from types import TracebackType
 from typing import Any
 
 import docker.errors
-import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from pytest_orchlab.core.errors import LabInputError, NotGradable
 from pytest_orchlab.core.labdir import LabFolder
+from pytest_orchlab.core.runs import run_alive
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import RUN_LABEL, Progress
-from pytest_orchlab.docker.sweep import run_alive
 from pytest_orchlab.kube.connect import Cluster
 from pytest_orchlab.measure.waiting import poll
 
@@ -52,22 +51,48 @@ def lab_service(labels: dict[str, str]) -> dict[str, Any]:
             "spec": {"type": "NodePort", "selector": {"app": NAME}, "ports": [{"port": APP_PORT, "targetPort": APP_PORT, "protocol": "TCP"}]}}
 
 
-def read_manifests(folder: Path, images: dict[str, str], labels: dict[str, str]) -> list[dict[str, Any]]:
-    """The student's ``phase3/*.yaml``: our image tags, our labels; a clear error for YAML that does not parse."""
-    docs: list[dict[str, Any]] = []
+LAB_IMAGES = {"simple-web"}  # what a manifest's containers may run: the lab's image (any tag; v1 is built from phase1/)
+
+
+def read_manifests(folder: Path, images: dict[str, str], labels: dict[str, str], shown: str = "phase3") -> list[dict[str, Any]]:
+    """The student's ``phase3/*.yaml`` (the gate's snapshot), checked against the lab's policy before anything reaches
+    the cluster; then our image tags and labels, and no service-account token in the pods (the lab's app needs none)."""
+    from pytest_orchlab.submission.policy import manifest_refusals
+    from pytest_orchlab.submission.refusals import Refusal, refused
+    from pytest_orchlab.submission.snapshot import Caps
+    from pytest_orchlab.submission.textfile import decode
+    from pytest_orchlab.submission.yamldoc import Document, load
+
+    parsed: list[tuple[str, Document]] = []
+    problems: list[Refusal] = []
     for path in sorted(folder.glob("*.y*ml")):
-        try:
-            loaded = [d for d in yaml.safe_load_all(path.read_text()) if d]
-        except yaml.YAMLError as exc:
-            raise LabInputError(t(f"{path.name} 을(를) YAML 로 읽을 수 없습니다: {exc}", f"{path.name} is not valid YAML: {exc}"),
-                                t("들여쓰기와 콜론을 확인하세요.", "check indentation and colons.")) from None
-        for doc in loaded:
-            doc = copy.deepcopy(doc)
-            doc.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
-            for ctr in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        where = f"{shown}/{path.name}"
+        data = path.read_bytes()[:Caps().parsed_bytes + 1]
+        big = Refusal(where, t("파일이 너무 큽니다.", "is bigger than the cap for a file the lab parses."))
+        text = decode(data, where) if len(data) <= Caps().parsed_bytes else big
+        loaded = load(text, where) if isinstance(text, str) else text
+        if isinstance(loaded, Refusal):
+            problems.append(loaded)
+            continue
+        parsed += [(where, doc) for doc in loaded]
+    problems += manifest_refusals(parsed, LAB_IMAGES)
+    if problems:
+        raise refused(problems, MANIFEST_STEP, t("실습에는 simple-web:v1 의 Deployment 와 NodePort Service 만 있으면 됩니다.",
+                                                 "the lab needs only a Deployment of simple-web:v1 and a NodePort Service."))
+    docs: list[dict[str, Any]] = []
+    for _, parsed_doc in parsed:
+        doc = copy.deepcopy(parsed_doc.data)
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        meta.pop("namespace", None)
+        meta["labels"] = {**(meta.get("labels") or {}), **labels}
+        doc["metadata"] = meta
+        pod = ((doc.get("spec") or {}).get("template") or {}).get("spec")
+        if doc.get("kind") == "Deployment" and isinstance(pod, dict):
+            pod["automountServiceAccountToken"] = False
+            for ctr in pod.get("containers") or []:
                 ctr["image"] = images.get(ctr.get("image"), ctr.get("image"))
-            docs.append(doc)
-    kinds = {(d.get("kind"), d.get("metadata", {}).get("name")) for d in docs}
+        docs.append(doc)
+    kinds = {(d.get("kind"), (d.get("metadata") or {}).get("name")) for d in docs}
     if ("Deployment", NAME) not in kinds:
         raise LabInputError(t(f"phase3/ 에 Deployment {NAME} 가 없습니다.", f"phase3/ has no Deployment named {NAME}."), MANIFEST_STEP)
     return docs
@@ -89,9 +114,16 @@ class HelloDeployment:
     engine_client: Any = None  # the run's Docker engine, to wait for pod containers when the cluster shares it
     adopted: bool = False
     from_manifests: bool = False
+    own_namespace: bool = False  # a graded run (an instance): the namespace is the run's own, made here and removed
     _restore: dict[str, Any] = field(default_factory=dict)
     _made: list[tuple[str, str]] = field(default_factory=list)
     _pods_seen: set[str] = field(default_factory=set)
+    _selector: str = SELECTOR
+
+    @property
+    def selector(self) -> str:
+        """The deployment's pod selector as a label selector (read-only: nothing is ever deleted by it)."""
+        return self._selector
 
     @property
     def labels(self) -> dict[str, str]:
@@ -106,7 +138,11 @@ class HelloDeployment:
             raise
 
     def __enter__(self) -> HelloDeployment:
-        sweep_namespace(self.cluster, self.namespace, lambda run: run != self.run_id and not run_alive(run))
+        dead = lambda run: run != self.run_id and not run_alive(run)  # noqa: E731
+        sweep_namespace(self.cluster, "default", dead)
+        sweep_namespaces(self.cluster, dead)
+        if self.own_namespace:
+            self.cluster.core.create_namespace({"metadata": {"name": self.namespace, "labels": self.labels}})
         found = self._existing()
         if found is not None and RUN_LABEL in (found.metadata.labels or {}):
             raise NotGradable(t(f"다른 orchlab 실행({found.metadata.labels[RUN_LABEL]})이 {NAME} 를 쓰고 있습니다.",
@@ -115,6 +151,7 @@ class HelloDeployment:
         if found is not None:
             # The student's own deployment: graded as it runs; what the experiments change is put back.
             self.adopted = True
+            self._selector = label_selector(found.spec.selector)
             self._restore = {"replicas": found.spec.replicas, "template": found.spec.template}
             self.progress(f"orchlab: grading your deployment {NAME} in place (it will be put back as found)")
             return self
@@ -123,6 +160,8 @@ class HelloDeployment:
             if phase3.is_dir() and any(phase3.glob("*.y*ml")):
                 self.from_manifests = True
                 docs = read_manifests(phase3, {"simple-web:v1": self.image}, self.labels)
+                dep = next(d for d in docs if d.get("kind") == "Deployment" and d["metadata"].get("name") == NAME)
+                self._selector = ",".join(f"{k}={v}" for k, v in dep["spec"]["selector"]["matchLabels"].items())
             else:
                 docs = [lab_deployment(self.image, self.labels), lab_service(self.labels)]
             self.progress(f"orchlab: {'applying phase3/' if self.from_manifests else 'kubectl create deployment / expose'} {NAME} ...")
@@ -155,6 +194,13 @@ class HelloDeployment:
             self._put_back()
             return
         sweep_namespace(self.cluster, self.namespace, lambda run: run == self.run_id, self._pods_seen)
+        try:
+            self._reap_containers()
+        finally:
+            if self.own_namespace:
+                remove_namespace(self.cluster, self.namespace)
+
+    def _reap_containers(self) -> None:
         if self.engine_client is not None:
             # A deleted pod's containers are stopped by the kubelet a moment later; leave none running behind.
             # Quiet for a while, not just once: a sync already under way (a pod retrying its image pull) can start
@@ -208,22 +254,33 @@ class HelloDeployment:
             raise
 
     def pods(self) -> list[k8s.V1Pod]:
-        found = list(self.cluster.core.list_namespaced_pod(self.namespace, label_selector=SELECTOR).items)
+        found = list(self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector).items)
         if not self.adopted:
             self._pods_seen |= {p.metadata.name for p in found}  # ours: their sandboxes are removed at the end
         return found
 
 
+def label_selector(selector: Any) -> str:
+    """A ``V1LabelSelector`` as the API's label-selector string (``app=x,tier in (a,b),!debug``)."""
+    parts = [f"{k}={v}" for k, v in (selector.match_labels or {}).items()]
+    for expr in selector.match_expressions or []:
+        values = ",".join(expr.values or [])
+        parts.append({"In": f"{expr.key} in ({values})", "NotIn": f"{expr.key} notin ({values})",
+                      "Exists": expr.key, "DoesNotExist": f"!{expr.key}"}.get(expr.operator, expr.key))
+    return ",".join(parts)
+
+
 def sweep_namespace(cluster: Cluster, namespace: str, select: Any, pods_deleted: set[str] | None = None) -> list[str]:
     """Remove this run's (or dead runs') labelled deployments and services, and their pods at once.
 
-    The names of the pods deleted on the way are added to ``pods_deleted``.
+    Pods are found through what the run created (the ReplicaSets the deployment owns, and the pods they own),
+    never through a label selector a student wrote. The names of the pods deleted on the way are added to
+    ``pods_deleted``.
     """
     removed = []
     for dep in cluster.apps.list_namespaced_deployment(namespace, label_selector=RUN_LABEL).items:
         if select(dep.metadata.labels[RUN_LABEL]):
-            name = dep.metadata.name
-            selector = ",".join(f"{k}={v}" for k, v in (dep.spec.selector.match_labels or {}).items())
+            name, uid = dep.metadata.name, dep.metadata.uid
             # Foreground: the deployment and then its ReplicaSets are marked deleted, so their controllers stop
             # replacing pods, and the deployment object goes last, after its pods.
             try:
@@ -232,7 +289,8 @@ def sweep_namespace(cluster: Cluster, namespace: str, select: Any, pods_deleted:
                 if exc.status != 404:
                     raise
             removed.append(f"deployment {name}")
-            gone = functools.partial(_deployment_gone, cluster, namespace, name, selector, pods_deleted if pods_deleted is not None else set())
+            owners: set[str] = set()
+            gone = functools.partial(_deployment_gone, cluster, namespace, name, uid, owners, pods_deleted if pods_deleted is not None else set())
             poll(gone, bool, timeout=60, interval=0.5)
     for svc in cluster.core.list_namespaced_service(namespace, label_selector=RUN_LABEL).items:
         if select(svc.metadata.labels[RUN_LABEL]):
@@ -241,9 +299,17 @@ def sweep_namespace(cluster: Cluster, namespace: str, select: Any, pods_deleted:
     return removed
 
 
-def _deployment_gone(cluster: Cluster, namespace: str, name: str, selector: str, pods_deleted: set[str]) -> bool:
-    """Delete the deployment's pods still there (also one a ReplicaSet made a moment ago); True once all are gone."""
-    pods = cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+def _owned_by(obj: Any, uids: set[str]) -> bool:
+    return any(o.uid in uids for o in (obj.metadata.owner_references or []))
+
+
+def _deployment_gone(cluster: Cluster, namespace: str, name: str, uid: str, owners: set[str], pods_deleted: set[str]) -> bool:
+    """Delete the pods the deployment's ReplicaSets own (also one made a moment ago); True once they and it are gone.
+
+    ``owners`` keeps every ReplicaSet uid seen, so a pod whose ReplicaSet left first is still recognised as ours.
+    """
+    owners |= {rs.metadata.uid for rs in cluster.apps.list_namespaced_replica_set(namespace).items if _owned_by(rs, {uid})}
+    pods = [p for p in cluster.core.list_namespaced_pod(namespace).items if _owned_by(p, owners)]
     for pod in pods:
         pods_deleted.add(pod.metadata.name)
         # The app ignores SIGTERM (python as PID 1): without grace 0 each pod would wait out its 30 s grace period.
@@ -261,6 +327,41 @@ def _deployment_gone(cluster: Cluster, namespace: str, name: str, selector: str,
             return True
         raise
     return False
+
+
+def run_namespace(instance: str, run_id: str) -> str:
+    """The namespace of one graded run (``orchlab grade``): its own, so nothing of anybody else's is in reach."""
+    return f"orchlab-{instance}-{run_id.lower()}"[:63].rstrip("-")
+
+
+def sweep_namespaces(cluster: Cluster, select: Any) -> list[str]:
+    """Remove the run namespaces (labelled ``orchlab.run``) whose run ``select`` picks."""
+    removed = []
+    for ns in cluster.core.list_namespace(label_selector=RUN_LABEL).items:
+        if select(ns.metadata.labels[RUN_LABEL]) and ns.status.phase != "Terminating":
+            sweep_namespace(cluster, ns.metadata.name, select)
+            remove_namespace(cluster, ns.metadata.name, wait_s=0)
+            removed.append(f"namespace {ns.metadata.name}")
+    return removed
+
+
+def remove_namespace(cluster: Cluster, namespace: str, wait_s: float = 30.0) -> None:
+    """Delete a run's namespace and wait (up to ``wait_s``) until the API no longer lists it."""
+    try:
+        cluster.core.delete_namespace(namespace, _preload_content=False)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+    def gone() -> bool:
+        try:
+            cluster.core.read_namespace(namespace)
+        except ApiException as exc:
+            return bool(exc.status == 404)
+        return False
+
+    if wait_s:
+        poll(gone, bool, timeout=wait_s, interval=0.5)
 
 
 @dataclass(frozen=True)
@@ -385,10 +486,13 @@ def pod_answer(dep: HelloDeployment, wait_s: float = 10.0) -> dict[str, Any]:
         if not ready:
             return {"ok": False, "error": "no ready pod"}
         try:
-            body = dep.cluster.core.connect_get_namespaced_pod_proxy_with_path(f"{ready[0].name}:{APP_PORT}", dep.namespace, "")
+            resp = dep.cluster.core.connect_get_namespaced_pod_proxy_with_path(f"{ready[0].name}:{APP_PORT}", dep.namespace, "",
+                                                                                _preload_content=False, _request_timeout=5)
+            body = resp.read(64 * 1024)  # bounded: the app's answer is judged on its greeting
+            resp.release_conn()
         except ApiException as exc:
             return {"ok": False, "pod": ready[0].name, "error": f"{exc.status} {exc.reason}"}
-        text = str(body).strip()
+        text = body.decode(errors="replace").strip()
         greeting = GREETING.search(text)
         said = greeting.group(0) if greeting is not None else text[:120]
         return {"ok": said == f"Hello from {ready[0].name}", "pod": ready[0].name, "body": said}
@@ -400,15 +504,14 @@ def pod_answer(dep: HelloDeployment, wait_s: float = 10.0) -> dict[str, Any]:
 def nodeport_answers(url: str, count: int = 5, wait_s: float = 20.0) -> tuple[list[dict[str, Any]], float]:
     """``curl`` the NodePort ``count`` times, once it answers at all: kube-proxy programs a new service's
     rules a moment after its endpoints are ready. Returns the answers and the seconds waited first."""
-    import requests
+    from pytest_orchlab.measure import http
 
     def get() -> dict[str, Any]:
-        try:
-            r = requests.get(url, timeout=3)
-        except requests.RequestException as exc:
-            return {"error": type(exc).__name__}
-        greeting = GREETING.search(r.text)
-        return {"status": r.status_code, "body": greeting.group(0) if greeting is not None else r.text.strip()[:120]}
+        answer = http.get(url, timeout=3)
+        if answer.status is None:
+            return {"error": answer.error}
+        greeting = GREETING.search(answer.body)
+        return {"status": answer.status, "body": greeting.group(0) if greeting is not None else answer.body.strip()[:120]}
 
     first, waited = poll(get, lambda a: "status" in a, timeout=wait_s, interval=0.3)
     return [first] + [get() for _ in range(count - 1)], waited

@@ -46,7 +46,7 @@ class PodWatch:
     def _read(self) -> None:
         try:
             for ev in self._watch.stream(self.dep.cluster.core.list_namespaced_pod, self.dep.namespace,
-                                         label_selector=f"app={NAME}", timeout_seconds=3600):
+                                         label_selector=self.dep.selector, timeout_seconds=3600):
                 view = pod_views([ev["object"]])[0]
                 with self._lock:
                     self.events.append({"t": time.time(), "type": ev["type"], "pod": view.name, "ready": view.ready,

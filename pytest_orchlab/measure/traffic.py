@@ -65,19 +65,28 @@ def _error_kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-class _Exchange(asyncio.Protocol):
-    """Sends one request on connect and collects the reply until the server closes."""
+MAX_REPLY = 64 * 1024  # a reply is judged on its status line and greeting: a body that never ends is cut here
 
-    __slots__ = ("request", "buffer", "done")
+
+class _Exchange(asyncio.Protocol):
+    """Sends one request on connect and collects the reply until the server closes (or :data:`MAX_REPLY` bytes)."""
+
+    __slots__ = ("request", "buffer", "done", "transport")
 
     def __init__(self, request: bytes, done: asyncio.Future[bytes]) -> None:
         self.request, self.buffer, self.done = request, bytearray(), done
+        self.transport: asyncio.BaseTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
         transport.write(self.request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if len(self.buffer) >= MAX_REPLY and not self.done.done():
+            self.done.set_result(bytes(self.buffer[:MAX_REPLY]))
+            if self.transport is not None:
+                self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import requests
+from pytest_orchlab.measure import http
 
 if TYPE_CHECKING:
     from pytest_orchlab.docker.container import WebContainer
@@ -33,11 +33,8 @@ def observe(web: WebContainer) -> Serving:
     assert r is not None, "observe() needs a started container"
 
     def get(path: str) -> tuple[int | None, str]:
-        try:
-            resp = requests.get(web.url + path, timeout=5)
-            return resp.status_code, resp.text
-        except requests.RequestException as exc:
-            return None, type(exc).__name__
+        answer = http.get(web.url + path, timeout=5)
+        return (answer.status, answer.body) if answer.status is not None else (None, answer.error or "")
 
     root, health = get("/") if r.ok else (None, ""), get("/health") if r.ok else (None, "")
     return Serving(r.ok, r.seconds, r.seen, r.exited, r.logs, web.hostname, *root, *health)

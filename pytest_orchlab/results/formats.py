@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pytest_orchlab.core.text import md_text
+
 FORMATS = ("gradescope", "classroom", "prairielearn", "junit", "markdown")
 DEFAULT_PATHS = {
     "gradescope": "results.json",  # Gradescope reads /autograder/results/results.json
@@ -131,9 +133,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"### orchlab: {score['earned']:g}/{score['possible']} points", "",
              "| | checkpoint | points | seconds | what was measured |", "|---|---|---|---|---|"]
     for cp in report["checkpoints"]:
-        said = cp["message"].replace("|", "\\|").replace("\n", " ")
+        said = md_text(cp["message"])
         if cp.get("hint") and cp["outcome"] in ("failed", "not-gradable"):
-            said += " — " + ("fix: " if cp["outcome"] == "not-gradable" else "hint: ") + cp["hint"].replace("|", "\\|").replace("\n", " ")
+            said += " — " + ("fix: " if cp["outcome"] == "not-gradable" else "hint: ") + md_text(cp["hint"])
         lines.append(f"| {MARK[cp['outcome']]} | `{cp['id']}` {cp.get('title') or ''} | {_points(cp):g}/{cp['points']} "
                      f"| {cp['seconds']:.1f} | {said} |")
     compared = report.get("swarm_vs_kubernetes") or []

@@ -70,6 +70,7 @@ class Report:
     results: dict[str, Result] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     cleanup: list[str] = field(default_factory=list)
+    submission: dict[str, Any] = field(default_factory=dict)  # what the intake gate read: source, digest, files, ignored, refused
 
     def score(self) -> tuple[float, int]:
         """Points earned by the student's own work, and points possible."""
@@ -92,6 +93,7 @@ class Report:
             "checkpoints": [asdict(r) for r in self.results.values()],
             "swarm_vs_kubernetes": self.comparison(),
             "cleanup": self.cleanup,
+            "submission": self.submission,
         }
 
     def write(self, path: Path, key: bytes | None = None) -> dict[str, Any]:

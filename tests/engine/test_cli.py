@@ -8,8 +8,8 @@ import docker
 import pytest
 
 from pytest_orchlab.cli import main
+from pytest_orchlab.core.runs import RunLock
 from pytest_orchlab.docker.engine import RUN_LABEL
-from pytest_orchlab.docker.sweep import RunLock
 from tests.helpers import BASE_IMAGE, SAMPLE, crashed_run
 
 

@@ -22,7 +22,7 @@ from pytest_orchlab.docker.engine import RUN_LABEL
 from pytest_orchlab.kube.cluster import kubeconfig_path
 from pytest_orchlab.kube.connect import Cluster, find_cluster
 from pytest_orchlab.measure.waiting import poll
-from tests.helpers import ROOT, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until, student_image
+from tests.helpers import BASE_IMAGE, ROOT, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until, student_image
 
 PHASE3 = ["p3-cluster-ready", "p3-deployment-ready", "p3-nodeport-exposed", "p3-nodeport-reachable",
           "p3-scale-out", "p3-self-healing", "p3-rolling-update", "p3-rollback"]
@@ -164,4 +164,71 @@ def test_ctrl_c_during_the_rolling_update_leaves_nothing(cluster: None, tmp_path
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=120)
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, "".join(seen) + rest
+    no_run_objects(client)
+
+
+HOSTILE_MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello-k8s}
+spec:
+  replicas: 1
+  selector:
+    matchExpressions: [{key: app, operator: Exists}]
+  template:
+    metadata: {labels: {app: hello-k8s}}
+    spec:
+      hostNetwork: true
+      volumes: [{name: root, hostPath: {path: HOSTDIR}}]
+      containers:
+        - name: web
+          image: simple-web:v1
+          securityContext: {privileged: true}
+          volumeMounts: [{name: root, mountPath: /host}]
+          command: ["sh", "-c", "touch /host/owned; python app.py"]
+"""
+
+
+def test_a_hostile_manifest_reaches_nothing_and_other_pods_stay(cluster: None, pytester: pytest.Pytester, lab_copy: Path,
+                                                                client: docker.DockerClient, tmp_path: Path) -> None:
+    k8s = find_cluster(str(kubeconfig_path()))
+    teacher = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "teacher"},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "teacher"}},
+                        "template": {"metadata": {"labels": {"app": "teacher"}},
+                                     "spec": {"terminationGracePeriodSeconds": 0,
+                                              "containers": [{"name": "t", "image": BASE_IMAGE, "command": ["sleep", "3600"]}]}}}}
+    k8s.apps.create_namespaced_deployment("default", teacher)
+    try:
+        up, _ = poll(lambda: [p for p in k8s.core.list_namespaced_pod("default", label_selector="app=teacher").items
+                              if p.status.phase == "Running"], bool, timeout=60, interval=0.5)
+        assert up, "the teacher's pod did not start"
+        host_dir = tmp_path / "host"
+        host_dir.mkdir()
+        (lab_copy / "phase3").mkdir()
+        (lab_copy / "phase3" / "hello-k8s.yaml").write_text(HOSTILE_MANIFEST.replace("HOSTDIR", str(host_dir)))
+        result, report = run_lab(pytester, lab_copy, "-m", "phase3", "-k", "cluster_ready or deployment_ready")
+        ready = by_id(report, "p3-deployment-ready")
+        assert ready["outcome"] == "failed", result.stdout.str()
+        for said in ("not plain matchLabels", "hostNetwork", "a volume of kind hostPath", "a privileged container"):
+            assert said in ready["message"], (said, ready["message"])
+        assert "phase3/hello-k8s.yaml:" in ready["message"] and "Traceback" not in result.stdout.str()
+        assert [d.metadata.name for d in k8s.apps.list_namespaced_deployment("default").items] == ["teacher"]
+        after = [p for p in k8s.core.list_namespaced_pod("default", label_selector="app=teacher").items if p.status.phase == "Running"]
+        assert [p.metadata.uid for p in after] == [p.metadata.uid for p in up], "the teacher's pod is untouched"
+        assert list(host_dir.iterdir()) == [] and leftovers(client) == []
+    finally:
+        k8s.apps.delete_namespaced_deployment("teacher", "default", propagation_policy="Foreground", _preload_content=False)
+        for pod in k8s.core.list_namespaced_pod("default", label_selector="app=teacher").items:
+            k8s.core.delete_namespaced_pod(pod.metadata.name, "default", grace_period_seconds=0, _preload_content=False)
+        poll(lambda: not client.containers.list(filters={"label": "io.kubernetes.pod.namespace=default"}), bool, timeout=60, interval=0.5)
+    no_run_objects(client)
+
+
+def test_a_graded_run_works_in_a_namespace_of_its_own(cluster: None, pytester: pytest.Pytester, client: docker.DockerClient) -> None:
+    # orchlab grade runs every student as an instance: it never meets, adopts or deletes anything of the default namespace.
+    result, report = run_lab(pytester, SAMPLE, "-m", "phase3", "--lab-instance", "g7",
+                             "-k", "cluster_ready or deployment_ready or nodeport_exposed or nodeport_reachable")
+    assert set(outcomes(report).values()) == {"passed"}, result.stdout.str()
+    k8s = find_cluster(str(kubeconfig_path()))
+    assert k8s.core.list_namespace(label_selector=RUN_LABEL).items == [], "the run's namespace is gone"
     no_run_objects(client)

@@ -27,6 +27,29 @@ from tests.releases.conftest import labelled
 RUN = "20990101T000000Z-rel0"
 
 
+REACH = ("import socket, sys\nfor host in sys.argv[1:]:\n    s = socket.socket(); s.settimeout(3)\n"
+         "    try:\n        s.connect((host, 2375)); print(host, 'open')\n    except OSError as e:\n        print(host, type(e).__name__)\n"
+         "    finally:\n        s.close()\n")
+
+
+def test_an_inner_engines_api_answers_the_grader_only(client: docker.DockerClient) -> None:
+    # `orchlab grade --engines` runs each student in an engine of its own: no student container may drive its own
+    # engine (it could start a container with every capability there) or another student's.
+    first = start_engine(client, "20.10", labels={RUN_LABEL: RUN}, node="iso1", base_image=BASE_IMAGE)
+    second = start_engine(client, "20.10", labels={RUN_LABEL: RUN}, node="iso2", base_image=BASE_IMAGE)
+    try:
+        own, other = first.address.split("//")[1].split(":")[0], second.address.split("//")[1].split(":")[0]
+        inner = docker.DockerClient(base_url=first.address, timeout=60)
+        said = inner.containers.run(BASE_IMAGE, ["python3", "-c", REACH, own, "10.213.0.1", other], remove=True).decode()
+        assert said.split("\n")[:3] == [f"{own} ConnectionRefusedError", "10.213.0.1 ConnectionRefusedError", f"{other} ConnectionRefusedError"], said
+        host = client.containers.run(BASE_IMAGE, ["python3", "-c", REACH, own], remove=True).decode()
+        assert host.strip() == f"{own} ConnectionRefusedError", host  # a container on the host engine is not the grader either
+        assert docker.DockerClient(base_url=second.address, timeout=10).ping()  # the grader (this machine) is
+    finally:
+        remove_engines(client, lambda labels: labels.get(RUN_LABEL) == RUN)
+    assert labelled(client, f"{RUN_LABEL}={RUN}") == []
+
+
 def test_an_inner_engine_of_another_release_runs_the_lab_image_and_leaves_nothing(client: docker.DockerClient) -> None:
     engine = start_engine(client, "26.1", labels={RUN_LABEL: RUN}, base_image=BASE_IMAGE)
     try:

@@ -57,3 +57,34 @@ def test_class_folder_and_roster(tmp_path: Path) -> None:
         roster.from_roster(tmp_path / "bad.csv")
     with pytest.raises(OrchlabError, match="holds no student folders"):
         roster.from_class_dir(tmp_path / "class" / "kim")
+
+
+def test_ids_that_collide_as_folders_get_folders_of_their_own(tmp_path: Path) -> None:
+    for sid in ("Kim Lee", "Kim_Lee", "Bob", "bob", "ann"):
+        (tmp_path / "class" / sid).mkdir(parents=True)
+    slugs = {s.id: s.slug for s in roster.from_class_dir(tmp_path / "class")}
+    assert slugs["Kim_Lee"] == "Kim_Lee" and slugs["Kim Lee"].startswith("Kim_Lee-") and slugs["ann"] == "ann"
+    assert slugs["Bob"] == "Bob" and slugs["bob"].startswith("bob-")  # one folder each on a case-insensitive disk too
+    assert len({s.lower() for s in slugs.values()}) == 5
+    assert slugs["Kim Lee"] in roster.folder_names("Kim Lee")
+
+
+def test_cells_a_spreadsheet_would_run_are_escaped_and_markdown_too() -> None:
+    rows = [summary.Row('=HYPERLINK("http://x","y")', "graded", report("passed")), summary.Row("@SUM(1)", "crashed", None, "| <b>x</b>")]
+    cells = list(csv.reader(io.StringIO(summary.class_csv(rows))))
+    assert cells[1][0] == "'=HYPERLINK(\"http://x\",\"y\")" and cells[2][0] == "'@SUM(1)"
+    md = summary.class_md(rows)
+    assert "- @SUM\\(1\\): \\| \\<b\\>x\\</b\\>" in md
+
+
+def test_a_students_run_gets_no_signing_key_and_no_kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_orchlab.grading.runner import student_env
+
+    monkeypatch.setenv("ORCHLAB_SIGNING_KEY", "secret")
+    monkeypatch.setenv("KUBECONFIG", "/root/.kube/prod")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("ORCHLAB_BASE_IMAGE", "orchlab/python-base:bookworm")
+    env = student_env("tcp://10.0.0.9:2375", "g3")
+    assert "ORCHLAB_SIGNING_KEY" not in env and "KUBECONFIG" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["ORCHLAB_BASE_IMAGE"] == "orchlab/python-base:bookworm" and env["DOCKER_HOST"] == "tcp://10.0.0.9:2375"
+    assert env["ORCHLAB_INSTANCE"] == "g3" and "PATH" in env

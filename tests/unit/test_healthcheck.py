@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_orchlab.core.healthcheck import compose_healthcheck, declared_healthcheck, dockerfile_healthcheck
 from pytest_orchlab.core.labdir import LabFolder
 from pytest_orchlab.grading.roster import Student
 from pytest_orchlab.grading.runner import ClassRun
+from pytest_orchlab.submission.healthcheck import compose_healthcheck, declared_healthcheck, dockerfile_healthcheck
 from tests.helpers import SAMPLE
 
 

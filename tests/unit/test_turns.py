@@ -14,7 +14,7 @@ import pytest
 HOLDER = """
 import sys, time
 from pathlib import Path
-from pytest_orchlab.docker.sweep import TurnLock
+from pytest_orchlab.core.runs import TurnLock
 name, mode, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 log = lambda what: open(folder / "log", "a").write(f"{name} {what}\\n")
 lock = TurnLock("cpu", lambda line: log("waiting"), shared=mode == "shared")
@@ -78,7 +78,7 @@ def test_a_writer_waits_for_readers_and_new_readers_wait_for_it(start: Callable[
 
 def test_a_process_s_own_reader_gives_way_to_its_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORCHLAB_STATE_DIR", str(tmp_path / "runs"))
-    from pytest_orchlab.docker.sweep import TurnLock
+    from pytest_orchlab.core.runs import TurnLock
 
     with TurnLock("cpu", shared=True) as reader, TurnLock("cpu", shared=True) as again:
         assert again._fd is None  # held once per process
@@ -91,7 +91,7 @@ def test_a_reader_that_would_wait_pauses_its_background_load_meanwhile(start: Ca
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # What the session does before each checkpoint: try the shared turn; if another run's CPU measurement
     # holds or waits for it, pause this run's background traffic until the turn is ours again.
-    from pytest_orchlab.docker.sweep import TurnLock
+    from pytest_orchlab.core.runs import TurnLock
     from pytest_orchlab.session import LabState
 
     class Load:

@@ -11,8 +11,12 @@ import re
 from typing import Any
 
 from pytest_orchlab.core.labdir import LabFolder
+from pytest_orchlab.submission.refusals import Refusal
+from pytest_orchlab.submission.textfile import decode
+from pytest_orchlab.submission.yamldoc import load
 
-_INSTRUCTION = re.compile(r"^\s*HEALTHCHECK\s+(\S+)", re.IGNORECASE | re.MULTILINE)
+# [ \t], not \s: with MULTILINE a \s* at a line's start runs over every blank line after it (quadratic).
+_INSTRUCTION = re.compile(r"^[ \t]*HEALTHCHECK[ \t]+(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 def dockerfile_healthcheck(text: str) -> bool:
@@ -44,21 +48,24 @@ def compose_healthcheck(doc: Any, image_has_one: bool) -> list[str]:
 def declared_healthcheck(lab: LabFolder) -> str | None:
     """Where the lab's Phase 2 stack gets a healthcheck (``phase2/docker-compose.yml: web``), or None.
 
-    Unreadable files count as none: their checkpoints report them, this only schedules.
+    Unreadable files count as none: their checkpoints report them, this only schedules. ``lab`` is the gate's
+    snapshot (its files are bounded in size).
     """
-    import yaml
-
-    try:
-        image_has_one = dockerfile_healthcheck(lab.dockerfile.read_text(errors="replace"))
-    except OSError:
-        image_has_one = False
-    try:
-        doc = yaml.safe_load(lab.compose_file.read_text(errors="replace"))
-    except (OSError, yaml.YAMLError):
+    image_has_one = dockerfile_healthcheck(_text(lab.dockerfile.read_bytes() if lab.dockerfile.is_file() else b"", "Dockerfile"))
+    if not lab.compose_file.is_file():
         return None
+    docs = load(_text(lab.compose_file.read_bytes(), "compose"), "compose")
+    if isinstance(docs, Refusal) or not docs:
+        return None
+    doc = docs[0].data
     services = compose_healthcheck(doc, image_has_one)
     if not services:
         return None
     own = any(isinstance(service, dict) and "healthcheck" in service for service in doc["services"].values())
-    where = "phase2/docker-compose.yml" if own else "phase1/Dockerfile HEALTHCHECK"
+    where = lab.relative(lab.compose_file) if own else f"{lab.relative(lab.dockerfile)} HEALTHCHECK"
     return f"{where}: {', '.join(services)}"
+
+
+def _text(data: bytes, where: str) -> str:
+    text = decode(data, where)
+    return "" if isinstance(text, Refusal) else text
