@@ -27,6 +27,7 @@ def test_image_builds(orchlab_lab_image: BuiltImage, orchlab_docker_engine: Engi
         seen=t(f"simple-web:v1 빌드 완료 ({orchlab_lab_image.seconds:.1f}초, {image.short_id})",
                f"simple-web:v1 built ({orchlab_lab_image.seconds:.1f} s, {image.short_id})"),
         evidence={"image": orchlab_lab_image.tag, "id": image.short_id, "seconds": round(orchlab_lab_image.seconds, 1),
+                  "dockerfile": f"phase1/{orchlab_lab_image.dockerfile}",
                   "from_swapped": [list(s) for s in orchlab_lab_image.from_swaps], "cmd": config.get("Cmd"),
                   "exposed_ports": sorted(config.get("ExposedPorts") or {})},
     ))

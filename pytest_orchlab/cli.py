@@ -130,8 +130,8 @@ def _grade(args: argparse.Namespace) -> str:
     from pathlib import Path
 
     from pytest_orchlab.core.runs import RunLock
-    from pytest_orchlab.grading import roster, summary
-    from pytest_orchlab.grading.runner import ClassRun, lab_command
+    from pytest_orchlab.grading import intake, roster, summary
+    from pytest_orchlab.grading.runner import ClassRun, Outcome, lab_command
     from pytest_orchlab.plugin import lab_suite
     from pytest_orchlab.results.formats import parse
 
@@ -140,11 +140,25 @@ def _grade(args: argparse.Namespace) -> str:
             parse(spec)
         except ValueError as exc:
             raise OrchlabError(t(str(exc), str(exc))) from None
-    students = roster.from_roster(Path(args.roster)) if args.roster else roster.from_class_dir(Path(args.class_dir))
+    say = partial(print, flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    found: list[intake.Found] = []
+    if args.roster:
+        students = roster.from_roster(Path(args.roster))
+    else:
+        # A class folder as it arrives (folders, archives, an LMS export, Classroom clones): each student's one lab.
+        class_dir = Path(args.class_dir).resolve()
+        found, nobody = intake.find_labs(class_dir, out / "extracted", intake.id_pattern(args.id_pattern))
+        (out / "intake.csv").write_text(intake.intake_csv(found, nobody, class_dir))
+        if not found:
+            raise OrchlabError(t(f"{class_dir} 에 학생 폴더가 없습니다 (학생마다 하위 폴더 하나, 또는 압축 파일 하나).",
+                                 f"{class_dir} holds no student folders (one sub-folder, or one archive, per student)."))
+        students = intake.students(found)
+        for f in found:
+            if f.status != "ok":
+                say(f"orchlab: {f.student}: {f.status}: {f.reason}")
     extra = list(args.pytest_args)
-    say = partial(print, flush=True)
     began = time.monotonic()
     host = Engine.connect()  # the grading run: its id labels the inner engines and the shared swarm it makes
     specs = [spec.strip() for spec in (args.engines or "").split(",") if spec.strip()]
@@ -182,6 +196,8 @@ def _grade(args: argparse.Namespace) -> str:
             run = class_run()
             outcomes = run.run_all()
     wall = time.monotonic() - began
+    outcomes += [Outcome(roster.Student(f.student, Path()), f.status, reason=f.reason) for f in found if f.status != "ok"]
+    outcomes.sort(key=lambda o: o.student.id)
     rows = [summary.Row(o.student.id, o.status, o.report, o.reason) for o in outcomes]
     (out / "class.csv").write_text(summary.class_csv(rows))
     (out / "class.md").write_text(summary.class_md(rows))
@@ -190,7 +206,7 @@ def _grade(args: argparse.Namespace) -> str:
           "seconds": round(o.seconds, 1), "report": str(o.folder / "report.json") if o.report else None,
           "engine": (o.report or {}).get("engine", {}).get("address")} for o in outcomes],
         ensure_ascii=False, indent=2) + "\n")
-    written = ["class.csv", "class.md", "class.json"]
+    written = ["class.csv", "class.md", "class.json"] + (["intake.csv"] if found else [])
     try:
         summary.class_png(rows, out / "class.png")
         written.append("class.png")
@@ -294,8 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("grade", help="grade a whole class: one isolated lab run per student, then class.csv, class.md and class.png",
                        usage="orchlab grade (CLASS_DIR | --roster CSV) --out DIR [options] [-- PYTEST_ARGS...]",
                        epilog="Whatever follows -- goes to every student's pytest, e.g. -- -m phase1.")
-    p.add_argument("class_dir", nargs="?", help="one sub-folder per student; the folder's name is the student's id")
+    p.add_argument("class_dir", nargs="?", help="the class's submissions: a folder, .zip or .tar.gz per student, or an LMS export "
+                   "(the name is the student's id, see --id-pattern); the lab may sit up to two folders deep")
     p.add_argument("--roster", help="a CSV with the columns student and lab_dir, instead of a class folder")
+    p.add_argument("--id-pattern", default=None, metavar="REGEX",
+                   help="how a folder, archive or LMS file names its student: a regular expression with a group (?P<id>...), "
+                        "e.g. '^orchestration-lab-(?P<id>.+)$' for GitHub Classroom; default: the name itself, or Canvas and Blackboard file names")
     p.add_argument("--out", required=True, help="where every student's report and the class files go")
     p.add_argument("--format", action="append", default=[], metavar="FORMAT[:NAME]",
                    help="also write each student's results for a grader (gradescope, classroom, prairielearn, junit, markdown)")

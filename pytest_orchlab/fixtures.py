@@ -263,6 +263,8 @@ def orchlab_deployment(request: pytest.FixtureRequest, orchlab_docker_engine: En
         back = {moved: lab for lab, moved in orchlab_webapp_stack.published.items()}
         spec["ports"] = [{**p, "PublishedPort": back.get(p.get("PublishedPort"), p.get("PublishedPort"))} for p in spec["ports"]]
         spec["published_as"] = dict(orchlab_webapp_stack.published)
+    if not orchlab_webapp_stack.adopted:
+        spec["compose_file"] = orchlab_webapp_stack.lab.relative(orchlab_webapp_stack.lab.compose_file)
     return Deployment(len(rows), waited, spec, drivers, mesh, rows)
 
 

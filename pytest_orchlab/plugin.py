@@ -50,13 +50,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"phase{phase}: lab Phase {phase} ({what}) checkpoints")
     config.addinivalue_line("markers", "phase2x: Docker Swarm on several nodes (drain, node loss, placement); run with --swarm-nodes 3")
     config.addinivalue_line("markers", CHECKPOINT_HELP)
-    if not (lab_requested(config) or config.getoption("lab_report", None) or config.getoption("lab_format", None)):
-        return  # a run given --lab-report or --lab-format is about the lab too
+    about_lab = lab_requested(config)
+    if not (about_lab or config.getoption("lab_report", None) or config.getoption("lab_format", None)):
+        return  # a run given --lab-report or --lab-format is about the lab too (a course's own checkpoints)
     from pytest_orchlab.session import activate
 
     activate(config)
     # `pytest -m phase1` in a lab folder (or with --lab-dir) and no path given: collect the lab's suite too.
-    if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
+    if about_lab and config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
         config.args.append(str(lab_suite()))
 
 

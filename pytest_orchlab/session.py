@@ -392,6 +392,9 @@ class LabSession:
             return
         lang = state.settings.lang
         terminalreporter.section("orchlab: 실습 체크리스트" if lang == "ko" else "orchlab: lab checklist")
+        where = state.lab.shown if state.lab is not None else state.settings.lab_dir
+        how = state.settings.sources.get("lab_dir", "")
+        terminalreporter.write_line(f"{'실습 폴더' if lang == 'ko' else 'lab folder'}: {where} ({how})")
         for line in state.report.checklist():
             terminalreporter.write_line(line)
         if state.multinode_deselected:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR, looks_like_lab
+from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR, looks_like_lab, single_lab_below
 
 LANGS = ("ko", "en")  # as pytest_orchlab.core.text, which this switch does not import in unrelated runs
 
@@ -141,9 +141,16 @@ def lab_formats(config: pytest.Config) -> list[tuple[str, str | None]]:
 
 
 def lab_requested(config: pytest.Config) -> bool:
-    """True when this pytest run is about the lab: ``--lab-dir``, ini ``orchlab_lab_dir``, or run in a lab folder."""
-    return bool(config.getoption("lab_dir", None) or config.getini("orchlab_lab_dir")
-                or looks_like_lab(config.invocation_params.dir))
+    """True when this pytest run is about the lab: ``--lab-dir``, ini ``orchlab_lab_dir``, run in a lab folder, or run with
+    no test paths in a folder that holds exactly one (``pytest -m phase1`` one level above ``orchestration-lab/``)."""
+    here = config.invocation_params.dir
+    return bool(config.getoption("lab_dir", None) or config.getini("orchlab_lab_dir") or looks_like_lab(here)
+                or (_no_paths(config) and single_lab_below(here)))
+
+
+def _no_paths(config: pytest.Config) -> bool:
+    """``pytest -m phase1`` with no test paths: only then does a folder holding one lab folder mean that lab."""
+    return config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,8 @@ class Settings:
                 value, source = str(config.getini(opt.ini)), f"ini {opt.ini} in {config.inipath}"
             if value is None and opt.dest == "lab_dir" and looks_like_lab(here):
                 value, source = str(here), "the current folder (a lab folder)"
+            if value is None and opt.dest == "lab_dir" and _no_paths(config) and (inner := single_lab_below(here)) is not None:
+                value, source = str(inner), f"the one lab folder in the current folder ({inner.name}/)"
             if value is None:
                 value, source = opt.default, "default"
             if value is not None and source != "command line":

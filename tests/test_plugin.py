@@ -300,3 +300,49 @@ def test_bad_swarm_nodes_and_release_are_usage_errors(pytester: pytest.Pytester,
     result = pytester.runpytest_subprocess(str(CHECKPOINTS))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--swarm-release: unknown Docker release '19.03'*(from environment ORCHLAB_SWARM_RELEASE)*"])
+
+
+COURSE_FILE = '''
+import pytest
+from pytest_orchlab import Verdict
+from pytest_orchlab.core.text import t
+
+
+@pytest.mark.checkpoint("course-extra", points=2)
+def test_course_extra(orchlab_grade):
+    orchlab_grade(Verdict(True, t("ok", "ok")))
+'''
+
+
+def test_a_checkpoint_collected_while_the_lab_is_off_stops_the_run(pytester: pytest.Pytester) -> None:
+    # Without the lab a course's checkpoint would pass or fail as a plain test: no verdict, no report, silently.
+    pytester.makepyfile(test_course=COURSE_FILE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_course.py::test_course_extra is a lab checkpoint (@pytest.mark.checkpoint), but the lab is off*"
+                                 "give --lab-dir PATH*"])
+
+
+def test_a_lab_report_switches_the_lab_on(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_course=COURSE_FILE)
+    report = pytester.path / "r.json"
+    monkeypatch.setenv("ORCHLAB_LAB_DIR", str(pytester.path / "lab"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--lab-report", str(report), "--lab-lang", "en")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    import json
+
+    data = json.loads(report.read_text())
+    assert [(c["id"], c["outcome"], c["earned"]) for c in data["checkpoints"]] == [("course-extra", "passed", 2)]
+
+
+def test_one_level_above_the_lab_folder_finds_it_and_says_where(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tests.helpers import SAMPLE
+
+    shutil.copytree(SAMPLE / "phase1", pytester.path / "orchestration-lab" / "phase1")
+    (pytester.path / "notes").mkdir()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{pytester.path}/no-such.sock")
+    result = pytester.runpytest_subprocess("-m", "phase1", "--lab-lang", "en", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*lab folder: */orchestration-lab (the one lab folder in the current folder (orchestration-lab/))"])

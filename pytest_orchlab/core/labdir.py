@@ -31,6 +31,16 @@ def looks_like_lab(folder: str | os.PathLike[str]) -> bool:
     return (root / "phase1").is_dir() or (root / "phase2").is_dir()
 
 
+def single_lab_below(folder: str | os.PathLike[str]) -> Path | None:
+    """The one lab folder directly inside ``folder`` (``pytest`` run one level above ``orchestration-lab/``), else None."""
+    try:
+        children = [c for c in Path(folder).iterdir() if not c.name.startswith(".") and not is_junk(c.name) and not c.is_symlink() and c.is_dir()]
+    except OSError:
+        return None
+    labs = [c for c in children if looks_like_lab(c)]
+    return labs[0] if len(labs) == 1 else None
+
+
 def _squash(name: str) -> str:
     return "".join(c for c in name.lower() if c.isalnum())
 

@@ -88,6 +88,7 @@ class BuiltImage:
     seconds: float
     cached: bool
     from_swaps: tuple[tuple[str, str], ...]
+    dockerfile: str = "Dockerfile"  # the name the student saved it under (Dockerfile or dockerfile)
 
 
 class BuildFailed(LabInputError):
@@ -147,7 +148,7 @@ class ImageBuilder:
         digest = context_digest(ctx, self._base_id())
         if digest in self._built:
             hit = self._built[digest]
-            return BuiltImage(lab_tag, hit.tag, hit.image_id, digest, 0.0, True, hit.from_swaps)
+            return BuiltImage(lab_tag, hit.tag, hit.image_id, digest, 0.0, True, hit.from_swaps, dockerfile_name)
         name = lab_tag.split(":")[0]
         # Content hash for the cache, run id so that two runs on one engine never move each other's tag.
         tag = f"orchlab/{name}:{lab_tag.split(':')[-1]}-{digest[:12]}-{self.engine.run_id.lower()}"
@@ -192,6 +193,6 @@ class ImageBuilder:
             raise BuildFailed(lab_tag, [str(exc.explanation or exc)]) from None
         for peer in self.engine.peers:  # no registry: a worker node gets the image as `docker save | docker load`
             copy_image(self.engine.client, peer.client, tag, self.progress)
-        built = BuiltImage(lab_tag, tag, str(image.id), digest, time.monotonic() - start, False, tuple(swaps))
+        built = BuiltImage(lab_tag, tag, str(image.id), digest, time.monotonic() - start, False, tuple(swaps), dockerfile_name)
         self._built[digest] = built
         return built

@@ -52,7 +52,7 @@ class Outcome:
     """What happened to one student: graded (with the report), skipped as already graded, or crashed."""
 
     student: Student
-    status: str  # graded | resumed | crashed
+    status: str  # graded | resumed | crashed, or failed | not-gradable when the class intake found no lab or two
     report: dict[str, Any] | None = None
     seconds: float = 0.0
     exit_code: int | None = None

@@ -30,7 +30,7 @@ class Row:
     """One student as the class files show them."""
 
     student: str
-    status: str  # graded | resumed | crashed
+    status: str  # graded | resumed | crashed, or failed | not-gradable (the intake found no lab, or two)
     report: dict[str, Any] | None
     reason: str = ""
 
@@ -97,6 +97,10 @@ def class_md(rows: Sequence[Row], title: str = "orchlab: class results") -> str:
     if hints:
         lines += ["", "## Most frequent failure hints", ""]
         lines += [f"- `{cid}` ({n} student{'s' if n > 1 else ''}): {md_text(hint)}" for cid, hint, n in hints]
+    unrun = [r for r in rows if r.status in ("failed", "not-gradable") and r.report is None]
+    if unrun:
+        lines += ["", "## Submissions not graded (see intake.csv)", ""]
+        lines += [f"- {md_text(r.student)}: {'no lab found' if r.status == 'failed' else 'not gradable'}: {md_text(r.reason)}" for r in unrun]
     crashed = [r for r in rows if r.status == "crashed"]
     if crashed:
         lines += ["", "## Runs that crashed (graded again on the next `orchlab grade`)", ""]

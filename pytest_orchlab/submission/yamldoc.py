@@ -88,9 +88,9 @@ def load(text: str, where: str) -> list[Document] | Refusal:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        return Refusal(where, t(f"{at} 을(를) YAML 로 읽을 수 없습니다: {problem}. 표시된 줄 근처의 들여쓰기와 콜론을 확인하세요.",
-                                f"is not valid YAML at{at}: {problem}. Check indentation and colons near that line."))
+        at = f", at {where.rsplit('/', 1)[-1]} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return Refusal(where, t(f"을(를) YAML 로 읽을 수 없습니다: {problem}{at}. 표시된 줄 근처의 들여쓰기와 콜론을 확인하세요.",
+                                f"is not valid YAML: {problem}{at}. Check indentation and colons near that line."))
     except RecursionError:
         return Refusal(where, t("YAML 이 너무 깊게 중첩되어 있습니다.", "is nested too deeply to read."))
     finally:

@@ -76,6 +76,8 @@ def stack_deployed(d: Deployment) -> Verdict:
           "ipvs": d.mesh.ipvs, "engine_s": round(d.waited_s, 1)}
     if d.spec.get("published_as"):
         ev["published_as"] = d.spec["published_as"]  # one of several runs on one engine: where 8080 really went
+    if "compose_file" in d.spec:
+        ev["compose_file"] = d.spec["compose_file"]  # which of the names docker compose accepts the student used
     problems = []
     if d.running != LAB_REPLICAS or d.spec["replicas"] != LAB_REPLICAS:
         problems.append(t(f"실행 중 {d.running}/{d.spec['replicas']} (실습: 3/3)", f"{d.running}/{d.spec['replicas']} running (the lab: 3/3)"))

@@ -162,3 +162,54 @@ def test_an_empty_class_folder_is_one_clear_line(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pytest_orchlab", "grade", str(tmp_path / "class"), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "holds no student folders" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_class_folder_as_it_arrives_is_graded_student_by_student(tmp_path: Path, client: docker.DockerClient) -> None:
+    import tarfile
+    import zipfile
+
+    from tests.helpers import SAMPLE
+
+    room = tmp_path / "class"
+
+    def lab(dest: Path, greeting: str = "Hello from") -> Path:
+        shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("variants"))
+        app = dest / "phase1" / "app.py"
+        app.write_text(app.read_text().replace("Hello from", greeting))
+        return dest
+
+    lab(room / "alice")
+    lab(room / "bob" / "orchestration-lab", "Hi from")  # nested one level, and a wrong greeting: bob's own files
+    carol = lab(tmp_path / "carol-src")
+    with zipfile.ZipFile(room / "carol.zip", "w") as zf:
+        for f in sorted(carol.rglob("*")):
+            if f.is_file():
+                zf.write(f, "orchestration-lab/" + f.relative_to(carol).as_posix())
+        zf.writestr("__MACOSX/orchestration-lab/._app.py", b"\0")
+    with tarfile.open(room / "dan.tar.gz", "w:gz") as tf:
+        tf.add(lab(tmp_path / "dan-src"), arcname="lab")
+    lab(room / "orchestration-lab-erin")
+    lab(room / "fay")
+    shutil.copy(room / "carol.zip", room / "fay.zip")  # two submissions of one student
+    zipfile.ZipFile(room / "gus.zip", "w").close()
+    with zipfile.ZipFile(room / "hal.zip", "w") as zf:
+        zf.writestr("../../escaped.txt", "x")
+    (room / "__MACOSX").mkdir()
+    (room / ".DS_Store").write_text("")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "pytest_orchlab", "grade", str(room), "--out", str(out),
+                           "--id-pattern", r"^(?:orchestration-lab-)?(?P<id>.+)$", "--", *QUICK], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _csv(out)
+    assert list(rows) == ["alice", "bob", "carol", "dan", "erin", "fay", "gus", "hal"], done.stdout
+    served = {sid: rows[sid]["p1-container-serves"] for sid in ("alice", "bob", "carol", "dan", "erin")}
+    assert served == {"alice": "passed", "bob": "failed", "carol": "passed", "dan": "passed", "erin": "passed"}, served
+    assert (rows["fay"]["status"], rows["gus"]["status"], rows["hal"]["status"]) == ("not-gradable", "failed", "failed")
+    assert not (tmp_path / "escaped.txt").exists() and not (out / "escaped.txt").exists()
+    intake = {r["student"]: r for r in csv.DictReader((out / "intake.csv").open())}
+    assert intake["bob"]["lab_dir"] == "bob/orchestration-lab" and intake["carol"]["source"] == "zip"
+    assert "fay.zip" in intake["fay"]["reason"] and "gus.zip is empty" in intake["gus"]["reason"]
+    assert "outside the archive's folder" in intake["hal"]["reason"]
+    assert _report(out, "bob")["submission"]["source"].endswith("bob/orchestration-lab")  # graded on bob's own files
+    assert "__MACOSX" not in rows and "Submissions not graded" in (out / "class.md").read_text()
+    assert leftovers(client) == []

@@ -200,3 +200,31 @@ def test_multinode_checkpoints_without_nodes_are_not_gradable_with_the_command(p
         ("p2x-spread", "p2x-drain", "p2x-placement", "p2x-node-loss"), "not-gradable")
     assert all("--swarm-nodes 3" in (c["hint"] or "") for c in report["checkpoints"]), report["checkpoints"]
     assert "Traceback" not in result.stdout.str() and report["timings_s"]["session"] < 30
+
+
+def test_the_lab_files_as_windows_and_students_save_them_grade_as_the_labs_own(pytester: pytest.Pytester, lab_copy: Path,
+                                                                               client: docker.DockerClient) -> None:
+    # compose.yaml and dockerfile (names docker accepts), CRLF line endings and a UTF-8 BOM everywhere.
+    for old, new in (("phase2/docker-compose.yml", "phase2/compose.yaml"), ("phase1/Dockerfile", "phase1/dockerfile"), ("phase1/app.py", "phase1/app.py")):
+        text = (lab_copy / old).read_text()
+        (lab_copy / old).unlink()
+        (lab_copy / new).write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    result, report = run_lab(pytester, lab_copy, "-m", "phase1 or phase2",
+                             "-k", "image_builds or container_serves or swarm_active or stack_deployed or policies_applied")
+    assert set(outcomes(report).values()) == {"passed"}, result.stdout.str()
+    assert by_id(report, "p1-image-builds")["evidence"]["dockerfile"] == "phase1/dockerfile"
+    assert by_id(report, "p2-stack-deployed")["evidence"]["compose_file"] == "phase2/compose.yaml"
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+def test_a_compose_file_under_another_name_is_failed_with_a_hint_naming_it(pytester: pytest.Pytester, lab_copy: Path,
+                                                                           client: docker.DockerClient) -> None:
+    (lab_copy / "phase2" / "docker-compose.yml").rename(lab_copy / "phase2" / "docker_compose.yml")
+    result, report = run_lab(pytester, lab_copy, *STACK_ONLY_K)
+    deployed = by_id(report, "p2-stack-deployed")
+    assert deployed["outcome"] == "failed", result.stdout.str()
+    assert "There is phase2/docker_compose.yml: the lab step names it phase2/docker-compose.yml" in deployed["message"]
+    assert leftovers(client) == [] and swarm_state(client) == "inactive"
+
+
+STACK_ONLY_K = ("-m", "phase2", "-k", "swarm_active or stack_deployed")

@@ -120,3 +120,18 @@ def test_a_reader_that_would_wait_pauses_its_background_load_meanwhile(start: Ca
     turn.release()
     assert turn.acquire(blocking=False)  # nobody else now: at once
     turn.release()
+
+
+def test_a_killed_runs_folder_goes_at_the_next_start_and_a_live_ones_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_orchlab.core.runs import RunLock, forget_dead_runs, run_folder, scratch
+    from tests.helpers import crashed_run
+
+    monkeypatch.setenv("ORCHLAB_STATE_DIR", str(tmp_path / "runs"))
+    dead = crashed_run("20261201T000000Z-dead")
+    (run_folder(dead) / "lab" / "phase1").mkdir(parents=True)  # its snapshot and build copy, left behind by SIGKILL
+    scratch(dead, "build-")
+    with RunLock("20261202T000000Z-live") as live:
+        (run_folder(live.run_id) / "lab").mkdir()
+        assert forget_dead_runs() == [dead]
+        assert not (tmp_path / "runs" / dead).exists() and (tmp_path / "runs" / live.run_id / "lab").is_dir()
+    assert not (tmp_path / "runs" / live.run_id).exists(), "a run's folder goes with its lock"
