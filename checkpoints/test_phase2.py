@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.docker.engine import Engine
 from pytest_orchlab.fixtures import Grade
 from pytest_orchlab.measure.timeline import Timeline, summarize
@@ -19,7 +20,6 @@ from pytest_orchlab.swarm.stack import Stack
 from pytest_orchlab.swarm.verdicts import Deployment
 
 pytestmark = pytest.mark.phase2
-Progress = Callable[[str], None]
 
 
 def evidence(stack: Stack, timeline: Timeline | None = None) -> Callable[[], dict[str, object]]:

@@ -3,10 +3,9 @@ on the student's stack, under steady traffic."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.docker.engine import Engine, Peer
 from pytest_orchlab.fixtures import Grade
 from pytest_orchlab.measure.timeline import Timeline
@@ -18,7 +17,6 @@ from pytest_orchlab.swarm.stack import Stack
 from pytest_orchlab.swarm.verdicts import Deployment
 
 pytestmark = pytest.mark.phase2x
-Progress = Callable[[str], None]
 WORKERS_ONLY = "node.role==worker"
 
 

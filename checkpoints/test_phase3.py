@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.fixtures import Grade
 from pytest_orchlab.kube import verdicts
 from pytest_orchlab.kube.connect import Cluster, load_hint
@@ -14,7 +15,6 @@ from pytest_orchlab.kube.experiments import KubeRollout, KubeScale, PodWatch, de
 from pytest_orchlab.measure.timeline import Timeline, summarize
 
 pytestmark = pytest.mark.phase3
-Progress = Callable[[str], None]
 
 
 def evidence(dep: HelloDeployment, timeline: Timeline | None = None) -> Callable[[], dict[str, object]]:

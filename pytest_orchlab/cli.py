@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import sys
 import time
 from functools import partial
@@ -13,9 +12,11 @@ from pathlib import Path
 
 from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.labdir import DEFAULT_LAB_DIR
+from pytest_orchlab.core.signals import interrupts_clean_up
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, build_base_image, resolve_base_image
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine
+from pytest_orchlab.settings import add_cli_option
 
 
 def _engine(_: argparse.Namespace) -> str:
@@ -131,7 +132,8 @@ def _grade(args: argparse.Namespace) -> str:
 
     from pytest_orchlab.core.runs import RunLock
     from pytest_orchlab.grading import intake, roster, summary
-    from pytest_orchlab.grading.runner import ClassRun, Outcome, lab_command
+    from pytest_orchlab.grading.labrun import lab_command
+    from pytest_orchlab.grading.runner import ClassRun, Outcome
     from pytest_orchlab.plugin import lab_suite
     from pytest_orchlab.results.formats import parse
 
@@ -253,8 +255,8 @@ def _engines(args: argparse.Namespace) -> str:
 def _matrix(args: argparse.Namespace) -> str:
     from pathlib import Path
 
+    from pytest_orchlab.grading.labrun import lab_command
     from pytest_orchlab.grading.releases import ReleaseMatrix, write_matrix
-    from pytest_orchlab.grading.runner import lab_command
     from pytest_orchlab.plugin import lab_suite
 
     lab_dir = Path(os.path.expanduser(args.lab_dir)).resolve()  # against the folder the command was run in, once
@@ -270,7 +272,7 @@ def _matrix(args: argparse.Namespace) -> str:
     # The base image the lab runs are told to use is the one copied into every engine.
     base = args.base_image or _given_base(list(args.pytest_args)) or DEFAULT_BASE_IMAGE
     runs = ReleaseMatrix(args.docker.split(","), out, lab_command(lab_suite(), list(args.pytest_args)), lab_dir=lab_dir,
-                         base_image=base, parallel=args.parallel, timeout_s=args.timeout, swarm_nodes=args.swarm_nodes,
+                         base_image=base, parallel=args.parallel, timeout_s=args.timeout, swarm_nodes=int(args.swarm_nodes),
                          progress=lambda line: print(line, flush=True)).run()
     m, changes, written = write_matrix(runs, out, previous)
     lines = [f"matrix of {len(runs)} Docker releases into {out}: " + ", ".join(written)]
@@ -300,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k3s", default=None, help="the k3s binary or its .xz (else ORCHLAB_K3S, else k3s on PATH)")
     p.set_defaults(fn=_cluster)
     p = sub.add_parser("bench", help="compare the load generator with Apache Bench (ab) on the lab app")
-    p.add_argument("--lab-dir", default=DEFAULT_LAB_DIR, help="the lab folder whose phase1/ app is loaded (tox -e bench: sample_app/)")
-    p.add_argument("--base-image", default=None)
+    add_cli_option(p, "--lab-dir", default=DEFAULT_LAB_DIR, where="bench: its phase1/ app is loaded (tox -e bench: sample_app/)")
+    add_cli_option(p, "--base-image")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--levels", type=int, nargs="+", default=[200, 600])
     p.add_argument("--seconds", type=float, default=6.0)
@@ -332,19 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("releases", nargs="*", metavar="RELEASE", help="20.10, 26.1, 28.5 (default: all)")
     p.add_argument("--rebuild", action="store_true", help="build: again even if cached")
     p.add_argument("--remove", action="store_true", help="build: remove the cached engine images instead")
-    p.add_argument("--base-image", default=None, help="up: the image copied into each engine (default: orchlab base-image's, if built)")
+    add_cli_option(p, "--base-image", where="up: the image copied into each engine; default: orchlab base-image's, if built")
     p.set_defaults(fn=_engines)
     p = sub.add_parser("matrix", help="the lab suite on each Docker release: matrix.md, matrix.json, matrix.png and a diff",
                        usage="orchlab matrix --docker 20.10,26.1,28.5 --out DIR [options] [-- PYTEST_ARGS...]")
     p.add_argument("--docker", default=",".join(["20.10", "26.1", "28.5"]), help="comma-separated releases")
     p.add_argument("--out", required=True)
-    p.add_argument("--lab-dir", default="sample_app", help="the lab folder run on every release (default: sample_app)")
-    p.add_argument("--base-image", default=None, help=f"copied into every engine (default {DEFAULT_BASE_IMAGE})")
+    add_cli_option(p, "--lab-dir", default="sample_app", where="matrix: run on every release; default: sample_app, of the folder the command runs in")
+    add_cli_option(p, "--base-image", where=f"matrix: also copied into every engine; default: the one after --, else {DEFAULT_BASE_IMAGE}")
     p.add_argument("--previous", default=None, help="a matrix.json to diff against (default: the one already in --out)")
     p.add_argument("--parallel", action="store_true", help="all engines at once (CPU sweeps still take turns)")
     p.add_argument("--timeout", type=float, default=1800.0)
-    p.add_argument("--swarm-nodes", type=int, default=1, choices=range(1, 6), metavar="N",
-                   help="run each release as a swarm of N inner engines (pytest --swarm-nodes), with the phase2x checkpoints")
+    add_cli_option(p, "--swarm-nodes", default="1", where="matrix: each release as a swarm of N inner engines, with the phase2x checkpoints")
     p.set_defaults(fn=_matrix, pytest_args=[])
     p = sub.add_parser("verify", help="check signed reports (ORCHLAB_SIGNING_KEY): valid, or exactly which values were changed")
     p.add_argument("reports", nargs="+", metavar="REPORT")
@@ -359,12 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     args.pytest_args = rest if args.command in ("grade", "matrix") else []
     if args.command == "grade" and not (args.class_dir or args.roster):
         parser.error("grade needs a CLASS_DIR or --roster CSV")
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        # Started from a script's background (SIGINT inherited ignored): Ctrl-C must still stop grade and matrix
-        # cleanly, and they stop a student's or a release's run with SIGINT too.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        print(args.fn(args))
+        # Ctrl-C must stop grade and matrix cleanly even from a script's background; they stop each run with SIGINT too.
+        with interrupts_clean_up(sigterm=False):
+            print(args.fn(args))
     except Invalid as exc:
         print(exc.render("en"))
         return 1

@@ -7,107 +7,22 @@ never loads this module, so none of these hooks, signal handlers or fixtures tou
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
+import importlib
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import FrameType
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 from pytest_orchlab.core.errors import LabInputError, NotGradable, OrchlabError, docker_failure
+from pytest_orchlab.core.signals import interrupts_clean_up
 from pytest_orchlab.results.checklist import BY_ID
-from pytest_orchlab.results.report import HINT_WORD, WORD, Report, Result
-from pytest_orchlab.results.verdict import Verdict
+from pytest_orchlab.results.outcome import Happened, decide, lab_order
+from pytest_orchlab.results.report import WORD, Report, Result
 from pytest_orchlab.settings import Settings
+from pytest_orchlab.state import STATE, LabState, checkpoint_of, placed
 
 OUTCOME_KEY = "orchlab_outcome"
-NO_VERDICT = ("이 체크포인트는 측정 결과(판정)를 기록하지 않았습니다: 증거 없이 통과시킬 수 없습니다.",
-              "this checkpoint recorded no measurement (no verdict), and a pass needs evidence.")
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """What ``@pytest.mark.checkpoint(id, *, points=1, requires=(), phase=None, title=None)`` declares."""
-
-    id: str
-    points: int
-    requires: tuple[str, ...]
-    phase: int
-    title: str | None
-
-
-@dataclass
-class LabState:
-    """Everything one pytest-orchlab session knows, kept in ``config.stash``."""
-
-    settings: Settings
-    report: Report
-    run_id: str
-    engine: Any = None  # the host pytest_orchlab.docker.engine.Engine once a checkpoint connected: swept at the end
-    verdicts: dict[str, Verdict] = field(default_factory=dict)
-    blocked: dict[str, str] = field(default_factory=dict)
-    blocked_by: dict[str, tuple[str, str]] = field(default_factory=dict)
-    selected: set[str] = field(default_factory=set)
-    started: float = field(default_factory=time.monotonic)
-    phase_spans: dict[int, list[float]] = field(default_factory=dict)
-    durations: dict[str, float] = field(default_factory=dict)
-    progress: Callable[[str], None] = print
-    written: list[str] = field(default_factory=list)
-    background: list[Any] = field(default_factory=list)  # running load with pause() and resume(): steady probes
-    multinode_deselected: int = 0  # phase2x checkpoints left out: the run has no --swarm-nodes
-    busy_turn: Any = None  # the shared `background` TurnLock, held from Phase 2 on when the lab's stack runs a healthcheck
-    busy_checked: bool = False
-    lab: Any = None  # the gate's snapshot of the student's folder (a LabFolder), taken once on first use
-    run_lock: Any = None  # the RunLock held from session start to finish: this run is alive while it is held
-
-    def lab_folder(self) -> Any:
-        """The student's lab folder, read once through the intake gate into the run's own folder."""
-        if self.lab is None:
-            from pytest_orchlab.submission.intake import snapshot
-
-            self.lab, self.report.submission = snapshot(self.settings.lab_dir, self.run_id)
-        return self.lab
-
-    @contextlib.contextmanager
-    def background_paused(self) -> Iterator[None]:
-        """Pause every background load of this run for the block (another run measures CPU meanwhile)."""
-        paused = list(self.background)
-        for load in paused:
-            load.pause()
-        try:
-            yield
-        finally:
-            for load in paused:
-                load.resume()
-
-
-STATE = pytest.StashKey[LabState]()
-
-
-def checkpoint_of(item: pytest.Item) -> Checkpoint | None:
-    """The item's checkpoint declaration, validated (a bad one is a usage error naming the test)."""
-    mark = item.get_closest_marker("checkpoint")
-    if mark is None:
-        return None
-    if not mark.args or not isinstance(mark.args[0], str):
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.checkpoint needs an id string first")
-    cid = mark.args[0]
-    unknown = set(mark.kwargs) - {"points", "requires", "phase", "title"}
-    if unknown:
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.checkpoint({cid!r}) has unknown arguments {sorted(unknown)}")
-    phase = next((n for n in (1, 2, 3) if item.get_closest_marker(f"phase{n}")), None)
-    phase = phase or mark.kwargs.get("phase") or (BY_ID[cid].phase if cid in BY_ID else 0)
-    doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines() if hasattr(item, "obj") else []
-    return Checkpoint(cid, int(mark.kwargs.get("points", 1)), tuple(mark.kwargs.get("requires", ())), int(phase),
-                      mark.kwargs.get("title") or (doc[0] if doc else None))
-
-
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _classify(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
@@ -134,30 +49,6 @@ def _classify(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
     ), None
 
 
-def _paragraph(outcome: str, message: str, hint: str | None, lang: str) -> str:
-    return message + (f"\n{HINT_WORD[lang][outcome == 'not-gradable']}: {hint}" if hint else "")
-
-
-def _lab_order(items: list[pytest.Item]) -> list[pytest.Item]:
-    """Checkpoints in the lab's order: by phase, file and line, then every ``requires`` before its dependant."""
-    def key(item: pytest.Item) -> tuple[int, str, int]:
-        cp = checkpoint_of(item)
-        assert cp is not None
-        _, line, _ = item.reportinfo()
-        return (cp.phase or 99, str(item.path), line or 0)
-
-    pending = sorted(items, key=key)
-    ids = {checkpoint_of(i).id for i in pending}  # type: ignore[union-attr]
-    placed: list[pytest.Item] = []
-    done: set[str] = set()
-    while pending:
-        ready = next((i for i in pending if set(checkpoint_of(i).requires) & ids <= done), pending[0])  # type: ignore[union-attr]
-        pending.remove(ready)
-        placed.append(ready)
-        done.add(checkpoint_of(ready).id)  # type: ignore[union-attr]
-    return placed
-
-
 class LabSession:
     """The hooks of a lab run: outcomes (passed, failed, not gradable, blocked), order, summary, cleanup."""
 
@@ -170,7 +61,7 @@ class LabSession:
         yield
         self._multinode_only(items)
         slots = [n for n, item in enumerate(items) if checkpoint_of(item) is not None]
-        for n, item in zip(slots, _lab_order([items[n] for n in slots]), strict=True):
+        for n, item in zip(slots, lab_order([(placed(items[n]), items[n]) for n in slots]), strict=True):
             items[n] = item
         self.state.selected = {checkpoint_of(items[n]).id for n in slots}  # type: ignore[union-attr]
 
@@ -191,17 +82,8 @@ class LabSession:
         # the lab runs: the handler is put back before anything else of pytest's ends.
         # A run started in the background of a script inherits SIGINT ignored; a teacher's Ctrl-C (or orchlab grade
         # stopping a student's run) must still clean up, so SIGINT raises KeyboardInterrupt while the lab runs.
-        previous: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-                previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_interrupt)
-            if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-                previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
+        with interrupts_clean_up(sigterm=True):
             return (yield)
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
@@ -273,51 +155,29 @@ class LabSession:
                 # A cleanup problem is reported as such; it does not take back what the checkpoint measured.
                 state.report.cleanup.append(f"teardown after {cp.id}: {_classify(call.excinfo.value, lang)[1]}")
             return report
-        verdict = state.verdicts.get(item.nodeid)
-        outcome: str | None = None
-        message, hint, evidence = "", None, {}
-        if item.nodeid in state.blocked and call.when == "setup":
-            outcome, message = "blocked", state.blocked[item.nodeid]
-        elif call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
-            outcome, message, hint = _classify(call.excinfo.value, lang)
-            if not (outcome == "not-gradable" and message.startswith("pytest-orchlab internal")):
-                report.longrepr = _paragraph(outcome, message, hint, lang)
-        elif call.when == "call" and report.passed:
-            outcome = "passed"
-            if verdict is None:
-                # No verdict, no pass: a test that ends without grading measured nothing we can show.
-                outcome, message = "not-gradable", NO_VERDICT[lang == "en"]
-                hint = ("체크포인트 안에서 orchlab_grade(Verdict(...)) 로 측정값을 기록하세요."
-                        if lang == "ko" else "record the measured value with orchlab_grade(Verdict(...)) inside the checkpoint.")
-                report.outcome, report.longrepr = "failed", _paragraph(outcome, message, hint, lang)
-        if verdict is not None:
-            if outcome in ("passed", "failed") or (outcome == "not-gradable" and not verdict.gradable):
-                message = verdict.seen.render(lang)
-            if verdict.hint and (outcome == "failed" or not verdict.gradable):
-                hint = verdict.hint.render(lang)
-            evidence = dict(verdict.evidence)
-            if outcome in ("failed", "not-gradable"):
-                report.longrepr = _paragraph(outcome, message, hint, lang)
-        if outcome is None:
+        raised = None
+        if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+            raised = _classify(call.excinfo.value, lang)
+        happened = Happened(call.when, state.blocked.get(item.nodeid), raised, report.passed)
+        unselected = [r for r in cp.requires if r not in state.selected and r not in state.report.results]
+        d = decide(happened, state.verdicts.get(item.nodeid), lang=lang, points=cp.points,
+                   step=BY_ID[cp.id].step if cp.id in BY_ID else None, unselected=unselected)
+        if d.outcome is None:
             return report
-        missing = [r for r in cp.requires if r not in state.selected and r not in state.report.results]
-        if missing:
-            evidence["prerequisites_not_selected"] = missing
-        report.user_properties.append((OUTCOME_KEY, outcome))
-        if hint and outcome == "failed":
-            step = BY_ID[cp.id].step.render(lang) if cp.id in BY_ID else ""
-            hint = f"{step} — {hint}" if step else hint
-        credit = verdict.credit if verdict is not None and outcome == "passed" else 1.0
-        earned = cp.points * credit if outcome == "passed" else 0
-        state.report.results[cp.id] = Result(cp.id, cp.phase, outcome, message, evidence, hint, cp.points,
-                                             state.durations[cp.id], title=cp.title, earned=earned)
+        if d.longrepr is not None:
+            report.longrepr = d.longrepr
+        if d.pytest_failed:
+            report.outcome = "failed"
+        report.user_properties.append((OUTCOME_KEY, d.outcome))
+        state.report.results[cp.id] = Result(cp.id, cp.phase, d.outcome, d.message, d.evidence, d.hint, cp.points,
+                                             state.durations[cp.id], title=cp.title, earned=d.earned)
         # pytest's --junitxml writes the item's properties with its teardown report: each testcase then carries
         # the checkpoint's own outcome (not gradable and blocked stay apart from failed and skipped) and points.
         item.user_properties[:] = [p for p in item.user_properties if not str(p[0]).startswith("orchlab_")]
-        item.user_properties += [(OUTCOME_KEY, outcome), ("orchlab_id", cp.id), ("orchlab_points", cp.points),
-                                 ("orchlab_earned", f"{earned:g}"), ("orchlab_message", message)]
-        if hint:
-            item.user_properties.append(("orchlab_hint", hint))
+        item.user_properties += [(OUTCOME_KEY, d.outcome), ("orchlab_id", cp.id), ("orchlab_points", cp.points),
+                                 ("orchlab_earned", f"{d.earned:g}"), ("orchlab_message", d.message)]
+        if d.hint:
+            item.user_properties.append(("orchlab_hint", d.hint))
         return report
 
     def pytest_report_teststatus(self, report: pytest.TestReport | pytest.CollectReport) -> tuple[str, str, Any] | None:
@@ -367,24 +227,12 @@ class LabSession:
 
     def write_results(self) -> None:
         """The JSON report (signed when ``ORCHLAB_SIGNING_KEY`` is set) and the grader formats asked for."""
-        import json
         import os
 
-        from pytest_orchlab.results import formats
-        from pytest_orchlab.results.signing import KEY_ENV
+        from pytest_orchlab.results.formats import write_outputs
 
         state = self.state
-        key = os.environ.get(KEY_ENV, "").encode() or None
-        data = json.loads(json.dumps(state.report.to_json(), ensure_ascii=False, default=str))
-        if state.settings.report:
-            data = state.report.write(Path(state.settings.report), key)
-        for name, path in state.settings.formats:
-            if name == "junit":
-                continue  # pytest's junitxml writes it, with the properties added above
-            try:
-                state.written.append(f"{name}: {formats.write(name, path, data, dict(os.environ))}")
-            except OSError as exc:
-                state.written.append(f"{name}: could not write it: {exc}")
+        state.written += write_outputs(state.report, state.settings.report, state.settings.formats, dict(os.environ))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self.state
@@ -443,6 +291,7 @@ def activate(config: pytest.Config) -> LabState:
 
     state.progress = progress
     config.pluginmanager.register(LabSession(config, state), "orchlab-session")
-    if not config.pluginmanager.is_registered(fixtures):
-        config.pluginmanager.register(fixtures, fixtures.__name__)
+    for name in fixtures.MODULES:
+        if config.pluginmanager.get_plugin(name) is None:
+            config.pluginmanager.register(importlib.import_module(name), name)
     return state

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,3 +204,20 @@ class Settings:
             swarm_nodes=int(values["swarm_nodes"] or 1),
             swarm_release=values["swarm_release"] or "20.10",
         )
+
+
+def add_cli_option(parser: Any, flag: str, *, default: str | None = None, where: str = "") -> None:
+    """An ``orchlab`` command's copy of a pytest option: the same flag, help and check as :data:`OPTIONS` (``where`` says
+    what the option means for that command, ``default`` its default there)."""
+    import argparse
+
+    opt = next(o for o in OPTIONS if o.flag == flag)
+
+    def check(value: str) -> str:
+        try:
+            return opt.check(value)
+        except pytest.UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    shown = f" [{where}]" if where else ""
+    parser.add_argument(flag, dest=opt.dest, default=default, type=check, help=f"{opt.help}{shown}")

@@ -13,8 +13,9 @@ import docker
 import docker.errors
 
 from pytest_orchlab.core.errors import NotGradable, OrchlabError
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import Progress, apt_install
+from pytest_orchlab.docker.engine import apt_install
 
 DEFAULT_BASE_IMAGE = "orchlab/python-base:bookworm"
 BASE_LABEL = "orchlab.base"

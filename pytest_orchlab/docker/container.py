@@ -16,9 +16,10 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.routes import on_link
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import Engine, Progress
+from pytest_orchlab.docker.engine import Engine
 from pytest_orchlab.docker.image import BuiltImage
 from pytest_orchlab.measure import http
 from pytest_orchlab.measure.waiting import poll

@@ -7,7 +7,6 @@ import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +18,7 @@ import docker.errors
 import requests.exceptions
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
 from pytest_orchlab.measure.clock import rfc3339
 from pytest_orchlab.measure.waiting import poll
@@ -27,7 +27,6 @@ RUN_LABEL = "orchlab.run"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 DOCKERD_LOG = Path("/var/log/orchlab-dockerd.log")
 
-Progress = Callable[[str], None]
 
 
 def new_run_id() -> str:

@@ -17,9 +17,10 @@ import docker.errors
 import requests.exceptions
 
 from pytest_orchlab.core.errors import OrchlabError
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.baseimage import base_image_present, debootstrap, import_tree
-from pytest_orchlab.docker.engine import RUN_LABEL, Progress
+from pytest_orchlab.docker.engine import RUN_LABEL
 from pytest_orchlab.measure.waiting import poll
 
 RELEASES = {"20.10": "bookworm", "26.1": "trixie", "28.5": "sid"}  # Docker release -> the Debian suite carrying it

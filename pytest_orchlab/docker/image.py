@@ -16,9 +16,10 @@ import docker.errors
 import requests.exceptions
 
 from pytest_orchlab.core.errors import LabInputError, NotGradable
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.runs import scratch
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import Engine, Progress
+from pytest_orchlab.docker.engine import Engine
 from pytest_orchlab.docker.engines import copy_image
 
 # [ \t], not \s: with MULTILINE a \s* at a line's start runs over every blank line after it (16,000 blank lines took 7 s).

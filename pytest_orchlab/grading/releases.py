@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +20,7 @@ from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine
 from pytest_orchlab.docker.engines import ENGINE_LABEL, InnerEngine, build_engine_image, release_of, remove_engines, start_engine
+from pytest_orchlab.grading.labrun import run_lab
 from pytest_orchlab.results.matrix import Matrix, diff, markdown, png
 
 
@@ -110,18 +109,8 @@ class ReleaseMatrix:
         if self.base_image:
             env["ORCHLAB_BASE_IMAGE"] = self.base_image
         argv = [*self.command, "--lab-dir", str(self.lab_dir), "--lab-report", str(here / "report.json"), *extra]
-        with (here / "pytest.log").open("w") as log:
-            proc = subprocess.Popen(argv, cwd=here, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            try:
-                return proc.wait(timeout=self.timeout_s), ""
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=120)
-                return proc.returncode, f"timed out after {self.timeout_s:.0f} s and was interrupted"
-            except BaseException:
-                proc.send_signal(signal.SIGINT)  # Ctrl-C: the run cleans up inside its engine, then the engine goes
-                proc.wait(timeout=120)
-                raise
+        done = run_lab(argv, here, env, self.timeout_s)
+        return done.exit_code, done.reason
 
 
 def write_matrix(runs: Sequence[ReleaseRun], out: Path, previous: Path | None) -> tuple[Matrix, list[str], list[str]]:

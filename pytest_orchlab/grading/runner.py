@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_orchlab.core.runs import kubeconfig_path, run_folder
+from pytest_orchlab.grading.labrun import run_lab
 from pytest_orchlab.grading.roster import Student
 from pytest_orchlab.results.signing import KEY_ENV, sign, verify
 from pytest_orchlab.submission.healthcheck import declared_healthcheck
@@ -229,29 +227,9 @@ class ClassRun:
 
     def _pytest(self, student: Student, here: Path, instance: str | None, engine: str | None = None) -> tuple[int | None, str]:
         """Run the student's pytest; on timeout, Ctrl-C it (the plugin cleans up) and then kill it."""
-        env = student_env(engine, instance)
-        with (here / "pytest.log").open("w") as log:
-            proc = subprocess.Popen(self.argv(student), cwd=here, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            try:
-                return proc.wait(timeout=self.timeout_s), ""
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                return proc.returncode, f"timed out after {_duration(self.timeout_s)} and was interrupted"
-            except BaseException:
-                proc.send_signal(signal.SIGINT)  # the teacher's Ctrl-C: let this student's run clean up
-                proc.wait(timeout=120)
-                raise
+        done = run_lab(self.argv(student), here, student_env(engine, instance), self.timeout_s)
+        return done.exit_code, done.reason
 
 
 DEFAULT_NAMES = {"gradescope": "gradescope-results.json", "classroom": "classroom-results.json",
                  "prairielearn": "prairielearn-results.json", "junit": "junit.xml", "markdown": "summary.md"}
-
-
-def lab_command(suite: Path, extra: Sequence[str]) -> list[str]:
-    """``python -m pytest <lab suite> -p no:cacheprovider [PYTEST_ARGS]`` with this interpreter."""
-    return [sys.executable, "-m", "pytest", str(suite), "-p", "no:cacheprovider", *extra]

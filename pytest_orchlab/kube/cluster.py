@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.runs import cluster_home, kubeconfig_path
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import Progress, apt_install, connect
+from pytest_orchlab.docker.engine import apt_install, connect
 from pytest_orchlab.measure.waiting import poll
 
 PAUSE_IMAGE = "orchlab/pause:3.1"

@@ -22,9 +22,10 @@ from kubernetes.client.rest import ApiException
 
 from pytest_orchlab.core.errors import LabInputError, NotGradable
 from pytest_orchlab.core.labdir import LabFolder
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.runs import run_alive
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import RUN_LABEL, Progress
+from pytest_orchlab.docker.engine import RUN_LABEL
 from pytest_orchlab.kube.connect import Cluster
 from pytest_orchlab.measure.waiting import poll
 

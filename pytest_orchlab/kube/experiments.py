@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from pytest_orchlab.docker.engine import Progress
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.kube.deployment import NAME, HelloDeployment, PodView, Readiness, pod_views, wait_available
 from pytest_orchlab.measure.timeline import Timeline
 from pytest_orchlab.measure.traffic import Reply

@@ -12,9 +12,9 @@ import docker.errors
 from docker.models.containers import Container
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.container import WebContainer
-from pytest_orchlab.docker.engine import Progress
 from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling, kubernetes_servers
 from pytest_orchlab.measure.traffic import LoadStep, Reply, load, percentile, probe
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.docker.container import WebContainer
-from pytest_orchlab.docker.engine import Progress
 from pytest_orchlab.measure.traffic import Reply, probe
 from pytest_orchlab.measure.waiting import poll
 

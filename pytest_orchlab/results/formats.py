@@ -162,3 +162,23 @@ def write(name: str, path: str | None, report: dict[str, Any], env: dict[str, st
         with open(env["GITHUB_OUTPUT"], "a") as out:  # the step's `result` output, for the grading reporter
             out.write(f"result={classroom_output(report)}\n")
     return str(target)
+
+
+def write_outputs(report: Any, report_path: str | None, formats: Any, env: dict[str, str]) -> list[str]:
+    """A run's files: the JSON report (signed when the course key is in ``env``) and every grader format asked for
+    (junit excepted: pytest writes it). Returns a line per format written, or why it could not be."""
+    from pytest_orchlab.results.signing import KEY_ENV
+
+    key = env.get(KEY_ENV, "").encode() or None
+    data = json.loads(json.dumps(report.to_json(), ensure_ascii=False, default=str))
+    if report_path:
+        data = report.write(Path(report_path), key)
+    written = []
+    for name, path in formats:
+        if name == "junit":
+            continue  # pytest's junitxml writes it, with the properties the session adds
+        try:
+            written.append(f"{name}: {write(name, path, data, env)}")
+        except OSError as exc:
+            written.append(f"{name}: could not write it: {exc}")
+    return written

@@ -14,7 +14,8 @@ from typing import Any
 
 from docker.models.services import Service
 
-from pytest_orchlab.docker.engine import Engine, Peer, Progress
+from pytest_orchlab.core.progress import Progress
+from pytest_orchlab.docker.engine import Engine, Peer
 from pytest_orchlab.measure.timeline import Timeline, summarize
 from pytest_orchlab.measure.traffic import Reply
 from pytest_orchlab.measure.waiting import poll

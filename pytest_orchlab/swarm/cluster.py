@@ -11,8 +11,9 @@ import docker.errors
 import requests.exceptions
 
 from pytest_orchlab.core.errors import NotGradable
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import RUN_LABEL, Engine, Progress
+from pytest_orchlab.docker.engine import RUN_LABEL, Engine
 from pytest_orchlab.measure.waiting import poll
 
 JOIN_WAIT_S = 60.0

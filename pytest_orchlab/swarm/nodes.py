@@ -17,8 +17,9 @@ import docker
 import docker.errors
 
 from pytest_orchlab.core.errors import OrchlabError
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
-from pytest_orchlab.docker.engine import RUN_LABEL, Engine, Peer, Progress
+from pytest_orchlab.docker.engine import RUN_LABEL, Engine, Peer
 from pytest_orchlab.docker.engines import ENGINE_LABEL, InnerEngine, release_of, remove_engines, start_engine
 
 NODES_LABEL = "orchlab.swarm-nodes"  # the run whose nodes these are

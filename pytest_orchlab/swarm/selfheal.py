@@ -7,7 +7,8 @@ from typing import Any
 
 from docker.models.services import Service
 
-from pytest_orchlab.docker.engine import Engine, Progress
+from pytest_orchlab.core.progress import Progress
+from pytest_orchlab.docker.engine import Engine
 from pytest_orchlab.measure.timeline import Timeline
 from pytest_orchlab.measure.traffic import Reply
 from pytest_orchlab.measure.waiting import poll

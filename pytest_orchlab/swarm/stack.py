@@ -18,10 +18,11 @@ from docker.models.services import Service
 from pytest_orchlab.core.errors import LabInputError, NotGradable
 from pytest_orchlab.core.labdir import LabFolder
 from pytest_orchlab.core.names import LAB_PORT, LAB_STACK, SERVICE_KEY, LabNames
+from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.runs import run_alive, scratch
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.container import port_in_use
-from pytest_orchlab.docker.engine import RUN_LABEL, Engine, Progress
+from pytest_orchlab.docker.engine import RUN_LABEL, Engine
 from pytest_orchlab.measure.waiting import poll
 from pytest_orchlab.submission.interpolate import escape, resolve
 from pytest_orchlab.submission.policy import compose_refusals

@@ -92,7 +92,7 @@ def test_a_reader_that_would_wait_pauses_its_background_load_meanwhile(start: Ca
     # What the session does before each checkpoint: try the shared turn; if another run's CPU measurement
     # holds or waits for it, pause this run's background traffic until the turn is ours again.
     from pytest_orchlab.core.runs import TurnLock
-    from pytest_orchlab.session import LabState
+    from pytest_orchlab.state import LabState
 
     class Load:
         def __init__(self) -> None:
