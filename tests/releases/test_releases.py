@@ -65,15 +65,18 @@ def test_an_inner_engine_of_another_release_runs_the_lab_image_and_leaves_nothin
     assert labelled(client, f"{RUN_LABEL}={RUN}") == []
 
 
-def test_the_matrix_on_two_releases_with_a_diff(client: docker.DockerClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_matrix_on_two_releases_with_a_diff(client: docker.DockerClient, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the docs write it, run in the checkout: --lab-dir's default sample_app is the checkout's, and the base image the
+    # lab runs are told to use (after --) is the one copied into every engine.
+    monkeypatch.chdir(SAMPLE.parent)
     out = tmp_path / "matrix"
     out.mkdir()
     # A previous matrix in which 20.10 failed the saturation and 26.1 had not been tried: both must show in the diff.
     previous = {"schema": "orchlab-matrix/1", "releases": {"20.10": {"version": "20.10.24"}},
                 "cells": {"p1-cpu-saturation": {"20.10": {"outcome": "failed", "figures": {"peak_cpu_pct": 60.0}, "message": "m"}}}}
     (out / "matrix.json").write_text(json.dumps(previous))
-    code = main(["matrix", "--docker", "20.10,26.1", "--out", str(out), "--lab-dir", str(SAMPLE), "--base-image", BASE_IMAGE,
-                 "--", "-m", "phase1", "--lab-lang", "en"])
+    code = main(["matrix", "--docker", "20.10,26.1", "--out", str(out), "--", "-m", "phase1", "--lab-lang", "en", "--base-image", BASE_IMAGE])
     said = capsys.readouterr().out
     assert code == 0, said
     m = Matrix.from_json(json.loads((out / "matrix.json").read_text()))
