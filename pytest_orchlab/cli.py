@@ -188,12 +188,10 @@ def _grade(args: argparse.Namespace) -> str:
             # student's run sees the same thing a run of its own would (a swarm orchlab initialised: 0 points).
             from pytest_orchlab.swarm.cluster import Swarm
 
-            say("orchlab: note: with --jobs on one engine the class shares one swarm and Phase 1's CPU sweeps take the machine "
-                "one at a time: a sweep waits until no other run's stack runs a healthcheck, and the other runs wait between "
-                "two checkpoints while it runs.")
-            run = class_run(jobs=args.jobs)
-            with Swarm(host, progress=say):
-                outcomes = run.run_all()
+            say(f"orchlab: {args.jobs} at a time on one engine: first every student's Phase 1 (the CPU sweeps one after another, "
+                "alone on the machine), then the rest of each lab side by side, sharing one swarm.")
+            run = class_run(jobs=args.jobs, stage_two=lambda: Swarm(host, progress=say))
+            outcomes = run.run_all()
         else:
             run = class_run()
             outcomes = run.run_all()
@@ -206,9 +204,14 @@ def _grade(args: argparse.Namespace) -> str:
     (out / "class.json").write_text(json.dumps(
         [{"student": o.student.id, "folder": o.student.slug, "lab_dir": str(o.student.lab_dir), "status": o.status, "reason": o.reason,
           "seconds": round(o.seconds, 1), "report": str(o.folder / "report.json") if o.report else None,
-          "engine": (o.report or {}).get("engine", {}).get("address")} for o in outcomes],
+          "engine": (o.report or {}).get("engine", {}).get("address"), "schedule": run.schedule.get(o.student.id)} for o in outcomes],
         ensure_ascii=False, indent=2) + "\n")
-    written = ["class.csv", "class.md", "class.json"] + (["intake.csv"] if found else [])
+    from pytest_orchlab.results.html import index
+
+    lang = str(next((o.report.get("lang") for o in outcomes if o.report), "en"))
+    (out / "index.html").write_text(index([(o.student.id, o.status, f"students/{o.student.slug}/report.html" if o.report else None, o.report)
+                                           for o in outcomes], lang), encoding="utf-8")
+    written = ["class.csv", "class.md", "class.json", "index.html"] + (["intake.csv"] if found else [])
     try:
         summary.class_png(rows, out / "class.png")
         written.append("class.png")

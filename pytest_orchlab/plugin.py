@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "phase2x: Docker Swarm on several nodes (drain, node loss, placement); run with --swarm-nodes 3")
     config.addinivalue_line("markers", CHECKPOINT_HELP)
     about_lab = lab_requested(config)
-    if not (about_lab or config.getoption("lab_report", None) or config.getoption("lab_format", None)):
+    if not (about_lab or config.getoption("lab_report", None) or config.getoption("lab_format", None) or config.getoption("lab_html", None)):
         return  # a run given --lab-report or --lab-format is about the lab too (a course's own checkpoints)
     from pytest_orchlab.session import activate
 

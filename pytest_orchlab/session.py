@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import time
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,6 +120,21 @@ class LabSession:
         from pytest_orchlab.core.runs import RunLock
 
         self.state.run_lock = RunLock(self.state.run_id).__enter__()
+        if self.state.settings.prior:
+            self._continue(Path(self.state.settings.prior))
+
+    def _continue(self, path: Path) -> None:
+        """``--lab-prior``: this session goes on from an earlier one of the same lab (the same files)."""
+        import json
+
+        try:
+            earlier = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise pytest.UsageError(f"--lab-prior {path}: cannot read the earlier session's report ({exc})") from None
+        here = self.state.lab_folder().digest
+        if (earlier.get("submission") or {}).get("digest") not in (here, None):
+            raise pytest.UsageError(f"--lab-prior {path}: the earlier session graded other files than this lab folder holds now")
+        self.state.report.continue_from(earlier)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -216,7 +232,7 @@ class LabSession:
         if state.busy_turn is not None:
             state.busy_turn.release()
             state.busy_turn = None
-        report.timings["session"] = time.monotonic() - state.started
+        report.timings["session"] = time.monotonic() - state.started + float(report.carried.get("timings", {}).get("session", 0))
         report.finished = time.time()
         try:
             self.write_results()
@@ -232,7 +248,7 @@ class LabSession:
         from pytest_orchlab.results.formats import write_outputs
 
         state = self.state
-        state.written += write_outputs(state.report, state.settings.report, state.settings.formats, dict(os.environ))
+        state.written += write_outputs(state.report, state.settings.report, state.settings.formats, dict(os.environ), state.settings.html)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self.state

@@ -82,6 +82,8 @@ OPTIONS: tuple[Option, ...] = (
            "the student's Dockerfile is not touched"),
     Option("--lab-lang", "ORCHLAB_LANG", "ko", "language of results: ko or en; default ko", lang_choice),
     Option("--lab-report", "ORCHLAB_REPORT", None, "write the versioned JSON report to PATH"),
+    Option("--lab-html", "ORCHLAB_HTML", None,
+           "also write the report as one self-contained HTML page to PATH: a card per checkpoint, the experiments drawn"),
     Option("--kubeconfig", "ORCHLAB_KUBECONFIG", None,
            "Phase 3: the kubeconfig file to use (else KUBECONFIG, ~/.kube/config, then the running orchlab cluster)"),
     Option("--kube-context", "ORCHLAB_KUBE_CONTEXT", None, "Phase 3: the kubeconfig context to use (default: its current context)"),
@@ -91,6 +93,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--swarm-nodes", "ORCHLAB_SWARM_NODES", "1",
            "run on a swarm of N nodes made of inner engines (one manager, N-1 workers; see `orchlab engines`), "
            "and the multi-node checkpoints (marker phase2x); default 1: this engine alone", nodes_choice),
+    Option("--lab-prior", "ORCHLAB_PRIOR", None,
+           "continue the lab run whose report is PATH (orchlab grade's schedule runs Phase 1 and the rest in two sessions): "
+           "its results count as this run's, and the report written is the whole lab's"),
     Option("--swarm-release", "ORCHLAB_SWARM_RELEASE", "20.10",
            "with --swarm-nodes: the Docker release of the nodes (20.10, 26.1 or 28.5); default 20.10", release_choice),
 )
@@ -167,6 +172,8 @@ class Settings:
     instance: str | None = None
     swarm_nodes: int = 1
     swarm_release: str = "20.10"
+    prior: str | None = None
+    html: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -203,6 +210,8 @@ class Settings:
             instance=values["lab_instance"],
             swarm_nodes=int(values["swarm_nodes"] or 1),
             swarm_release=values["swarm_release"] or "20.10",
+            prior=values["lab_prior"],
+            html=values["lab_html"],
         )
 
 

@@ -105,3 +105,18 @@ def class_folder(room: Path) -> Path:
     dockerfile.write_text(dockerfile.read_text().replace("RUN pip install flask", "RUN pip install flask && exit 3"))
     shutil.rmtree(room / "eun" / "phase1")
     return room
+
+
+def class_of_twelve(room: Path) -> Path:
+    """The benchmark's class: the six of :func:`class_folder` and six more (the reference, the healthcheck variant,
+    a compose file with a typo in a key, one that does not parse, a wrong replica count, the reference again)."""
+    import shutil
+
+    class_folder(room)
+    for sid, source in (("gus", SAMPLE), ("hana", SAMPLE / "variants" / "healthcheck"), ("ivan", SAMPLE), ("jun", SAMPLE),
+                        ("kai", SAMPLE), ("lea", SAMPLE)):
+        shutil.copytree(source, room / sid, ignore=shutil.ignore_patterns("variants", "__pycache__"))
+    for sid, old, new in (("ivan", "parallelism: 1", "paralelism: 1"), ("jun", "    deploy:\n", "    deploy\n"), ("kai", "replicas: 3", "replicas: 2")):
+        compose = room / sid / "phase2" / "docker-compose.yml"
+        compose.write_text(compose.read_text().replace(old, new))
+    return room

@@ -72,11 +72,21 @@ def connect(address: str | None = None, timeout: float = 300.0) -> docker.Docker
     """A client for ``address`` (default: :func:`resolve_address`), or :class:`NotGradable`."""
     address = address or resolve_address()[0]
     try:
-        client = docker.DockerClient(base_url=address, timeout=int(timeout))
+        client = client_for(address, timeout)
         client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
         raise _no_daemon(address, _plain(exc)) from None
+
+
+def client_for(address: str, timeout: float = 300.0, tls: Any = None) -> docker.DockerClient:
+    """An SDK client for ``address``; a ``tcp://`` engine with TLS when ``tls`` is given or the environment says so
+    (``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``, as the Docker CLI reads them)."""
+    from pytest_orchlab.docker.tls import tls_from_env
+
+    if tls is None and address.startswith(("tcp://", "https://")):
+        tls = tls_from_env()
+    return docker.DockerClient(base_url=address, timeout=int(timeout), tls=tls or False)
 
 
 def _plain(exc: BaseException) -> str:
@@ -167,7 +177,9 @@ class Engine:
 
     def client_kwargs(self) -> dict[str, Any]:
         """What testcontainers passes to ``docker.from_env``: this engine's address, not its own lookup."""
-        return {"environment": {"DOCKER_HOST": self.address}}
+        env = {"DOCKER_HOST": self.address}
+        env.update({k: os.environ[k] for k in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH") if os.environ.get(k)})
+        return {"environment": env}
 
     @cached_property
     def clock_offset(self) -> float:
@@ -204,7 +216,7 @@ def _is_debian_root() -> bool:
 
 def _daemon_answers(address: str) -> bool:
     try:
-        docker.DockerClient(base_url=address, timeout=5).ping()
+        client_for(address, 5).ping()
         return True
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
         return False

@@ -8,6 +8,7 @@ imports it as ``orchlab/engine:<release>``; ``orchlab engines up`` runs each as 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.baseimage import base_image_present, debootstrap, import_tree
-from pytest_orchlab.docker.engine import RUN_LABEL
+from pytest_orchlab.docker.engine import RUN_LABEL, client_for
+from pytest_orchlab.docker.tls import issue_server, tls_for
 from pytest_orchlab.measure.waiting import poll
 
 RELEASES = {"20.10": "bookworm", "26.1": "trixie", "28.5": "sid"}  # Docker release -> the Debian suite carrying it
@@ -29,6 +31,7 @@ IMAGE_LABEL = "orchlab.engine-image"  # a deliberate cache, like the base image:
 ENGINE_LABEL = "orchlab.engine"       # an inner engine's container and volume; removed by `engines down`
 PACKAGES = "docker.io,iptables,ca-certificates"
 API_PORT = 2375
+TLS_PORT = 2376  # Docker's own convention: 2375 plain, 2376 with TLS
 # `--privileged` asks for every capability; where one is withheld (our VMs keep CAP_SYS_RESOURCE) this
 # is the narrowest set that measured to run dockerd, containers and a swarm service inside. /proc is
 # left unmasked and writable as `--security-opt systempaths=unconfined` does (the Engine API's empty
@@ -90,9 +93,11 @@ class InnerEngine:
     address: str
     version: str
     mode: str  # "privileged" or "capabilities" (the fallback)
+    cert_path: str = ""  # with TLS: the grader's client certificate folder (DOCKER_CERT_PATH)
 
     def env(self) -> dict[str, str]:
-        return {"DOCKER_HOST": self.address}
+        tls = {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": self.cert_path} if self.cert_path else {}
+        return {"DOCKER_HOST": self.address, **tls}
 
     def describe(self) -> str:
         return f"Docker {self.version} at {self.address} ({self.container}, {self.mode})"
@@ -102,17 +107,22 @@ def container_name(release: str, node: str = "") -> str:
     return f"orchlab-engine-{release.replace('.', '-')}{'-' + node if node else ''}"
 
 
-def _dockerd_command(grader: str) -> list[str]:
+def _dockerd_command(grader: str, tls: bool = False) -> list[str]:
     # Docker's defaults, as on a student's machine (the userland proxy too: turning it off needs a writable
     # /proc/sys, which the capability fallback does not give). `--tls=false` is explicit: Docker 27+
     # refuses a tcp:// host without it.
     # Its own bridge subnet: the default 172.17.0.0/16 is also the host's, so an inner container's address
     # would name the inner engine's own container seen from the host.
-    # The API answers the grader only: a connection to 2375 from any other address (a student's container in this
+    # The API answers the grader only: a connection to it from any other address (a student's container in this
     # engine or in another, a task on another node) is refused by the engine's own firewall before dockerd starts.
-    guard = (f"iptables -w -I INPUT -p tcp --dport {API_PORT} ! -s {grader} -j REJECT --reject-with tcp-reset "
+    # With TLS, dockerd waits for its server certificate (issued once its address is known) and verifies clients.
+    port = TLS_PORT if tls else API_PORT
+    wait = "while [ ! -f /certs/ready ]; do sleep 0.1; done; " if tls else ""
+    guard = (f"{wait}iptables -w -I INPUT -p tcp --dport {port} ! -s {grader} -j REJECT --reject-with tcp-reset "
              '|| { echo "orchlab: cannot fence the API port" >&2; exit 3; }; exec "$@"')
-    return ["sh", "-c", guard, "dockerd", "dockerd", "--host=unix:///var/run/docker.sock", f"--host=tcp://0.0.0.0:{API_PORT}", "--tls=false",
+    api = (["--tlsverify", "--tlscacert=/certs/ca.pem", "--tlscert=/certs/cert.pem", "--tlskey=/certs/key.pem", f"--host=tcp://0.0.0.0:{port}"]
+           if tls else [f"--host=tcp://0.0.0.0:{port}", "--tls=false"])
+    return ["sh", "-c", guard, "dockerd", "dockerd", "--host=unix:///var/run/docker.sock", *api,
             "--storage-driver=overlay2", "--bip=10.213.0.1/24", "--default-address-pool=base=10.214.0.0/16,size=24"]
 
 
@@ -130,10 +140,13 @@ def grader_address(client: docker.DockerClient, network: str | None) -> str:
 
 
 def _start(client: docker.DockerClient, name: str, image: str, volume: str, labels: dict[str, str],
-           network: str | None, progress: Progress) -> tuple[docker.models.containers.Container, str]:
-    command = _dockerd_command(grader_address(client, network))
+           network: str | None, progress: Progress, certs: Path | None = None) -> tuple[docker.models.containers.Container, str]:
+    command = _dockerd_command(grader_address(client, network), tls=certs is not None)
+    mounts = {volume: {"bind": "/var/lib/docker", "mode": "rw"}}
+    if certs is not None:
+        mounts[str(certs)] = {"bind": "/certs", "mode": "ro"}
     common = {"name": name, "detach": True, "labels": labels, "command": command, "entrypoint": [], "hostname": name,
-              "volumes": {volume: {"bind": "/var/lib/docker", "mode": "rw"}}, "tmpfs": {"/run": ""}}
+              "volumes": mounts, "tmpfs": {"/run": ""}}
     if network:
         common["network"] = network
     try:
@@ -175,8 +188,13 @@ def _run_unmasked(client: docker.DockerClient, image: str, name: str, labels: di
 
 
 def start_engine(client: docker.DockerClient, release: str, *, labels: dict[str, str], base_image: str | None,
-                 node: str = "", network: str | None = None, progress: Progress = print, wait_s: float = 90.0) -> InnerEngine:
-    """One inner engine of ``release``, answering on ``tcp://<its address>:2375``, with ``base_image`` loaded."""
+                 node: str = "", network: str | None = None, progress: Progress = print, wait_s: float = 90.0,
+                 tls_ca: Path | None = None) -> InnerEngine:
+    """One inner engine of ``release``, answering on ``tcp://<its address>:2375``, with ``base_image`` loaded.
+
+    With ``tls_ca`` (a folder made by :func:`pytest_orchlab.docker.tls.make_ca`) it answers on 2376 with TLS and
+    verifies clients, as a remote engine should: its server certificate is issued for its address once it has one.
+    """
     release = release_of(release)
     image = image_name(release)
     if not base_image_present(client, image):
@@ -193,25 +211,34 @@ def start_engine(client: docker.DockerClient, release: str, *, labels: dict[str,
                              "`orchlab engines status` gives its address; or `orchlab engines down` and start again."))
     if old is not None and ENGINE_LABEL in old.labels:
         old.remove(force=True, v=True)  # a stopped engine of ours (a crashed start): replaced
-    labels = {**labels, ENGINE_LABEL: release, "orchlab.engine-name": name}
+    labels = {**labels, ENGINE_LABEL: release, "orchlab.engine-name": name, "orchlab.engine-port": str(TLS_PORT if tls_ca else API_PORT)}
     volume = client.volumes.create(name=f"{name}-data", labels=labels).name
     progress(f"orchlab: starting Docker {release} in container {name} ...")
     try:
-        return _started(client, release, name, image, volume, labels, network, base_image, progress, wait_s)
+        return _started(client, release, name, image, volume, labels, network, base_image, progress, wait_s, tls_ca)
     except BaseException:
         remove_engines(client, lambda found: found.get(ENGINE_LABEL) == release and found.get("orchlab.engine-name") == name)
         raise
 
 
 def _started(client: docker.DockerClient, release: str, name: str, image: str, volume: str, labels: dict[str, str],
-             network: str | None, base_image: str | None, progress: Progress, wait_s: float) -> InnerEngine:
-    container, mode = _start(client, name, image, volume, labels, network, progress)
+             network: str | None, base_image: str | None, progress: Progress, wait_s: float, tls_ca: Path | None = None) -> InnerEngine:
+    certs = tls_ca / name if tls_ca is not None else None
+    if certs is not None:
+        shutil.rmtree(certs, ignore_errors=True)
+        certs.mkdir(parents=True)
+    container, mode = _start(client, name, image, volume, labels, network, progress, certs)
     container.reload()
     nets = container.attrs["NetworkSettings"]["Networks"]
     ip = next((n["IPAddress"] for n in nets.values() if n.get("IPAddress")), None)
     if not ip:
         raise OrchlabError(t(f"{name} 에 IP 주소가 없습니다.", f"{name} got no IP address."))
-    address = f"tcp://{ip}:{API_PORT}"
+    tls = None
+    if tls_ca is not None and certs is not None:
+        issue_server(tls_ca, certs, ip)
+        (certs / "ready").touch()
+        tls = tls_for(tls_ca / "client")
+    address = f"tcp://{ip}:{TLS_PORT if tls else API_PORT}"
 
     def answers() -> str | None:
         container.reload()
@@ -219,7 +246,7 @@ def _started(client: docker.DockerClient, release: str, name: str, image: str, v
             raise OrchlabError(t(f"{name} 의 dockerd 가 종료되었습니다: {container.logs(tail=6).decode(errors='replace')}",
                                  f"dockerd in {name} exited: {container.logs(tail=6).decode(errors='replace')}"))
         try:
-            return str(docker.DockerClient(base_url=address, timeout=3).version()["Version"])
+            return str(client_for(address, 3, tls).version()["Version"])
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             return None
 
@@ -227,9 +254,9 @@ def _started(client: docker.DockerClient, release: str, name: str, image: str, v
     if version is None:
         raise OrchlabError(t(f"{name} 의 dockerd 가 {wait_s:.0f}초 안에 응답하지 않았습니다.", f"dockerd in {name} did not answer within {wait_s:.0f} s."),
                            t(f"docker logs {name} 을 보세요.", f"read docker logs {name}."))
-    engine = InnerEngine(release, name, address, version, mode)
+    engine = InnerEngine(release, name, address, version, mode, str(tls_ca / "client") if tls_ca is not None else "")
     if base_image:
-        copy_image(client, docker.DockerClient(base_url=address, timeout=300), base_image, progress)
+        copy_image(client, client_for(address, 300, tls), base_image, progress)
     return engine
 
 
@@ -250,7 +277,7 @@ def engines_running(client: docker.DockerClient, select: Callable[[dict[str, str
         ip = next((n["IPAddress"] for n in nets.values() if n.get("IPAddress")), "")
         mode = "privileged" if c.attrs["HostConfig"].get("Privileged") else "capabilities"
         version = c.image.labels.get("orchlab.docker-version", "?") if c.image else "?"
-        found.append(InnerEngine(c.labels[ENGINE_LABEL], c.name, f"tcp://{ip}:{API_PORT}", version, mode))
+        found.append(InnerEngine(c.labels[ENGINE_LABEL], c.name, f"tcp://{ip}:{c.labels.get('orchlab.engine-port', API_PORT)}", version, mode))
     return found
 
 

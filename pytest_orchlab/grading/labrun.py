@@ -43,9 +43,12 @@ def _stop(proc: subprocess.Popen[bytes], grace_s: float) -> None:
 
 
 def run_lab(argv: Sequence[str], folder: Path, env: Mapping[str, str], timeout_s: float, grace_s: float = GRACE_S,
-            report: Path | None = None) -> LabRun:
-    """Run ``argv`` in ``folder`` with exactly ``env``, its output in ``folder/pytest.log``."""
-    log_path = folder / "pytest.log"
+            report: Path | None = None, log_name: str = "pytest.log") -> LabRun:
+    """Run ``argv`` in ``folder`` with exactly ``env``, its output in ``folder/<log_name>``; ``report`` is read back
+    (by default the path after ``--lab-report`` in ``argv``)."""
+    log_path = folder / log_name
+    if report is None and "--lab-report" in argv:
+        report = Path(list(argv)[list(argv).index("--lab-report") + 1])
     with log_path.open("w") as log:
         proc = subprocess.Popen(list(argv), cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True)
         reason = ""

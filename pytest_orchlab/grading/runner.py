@@ -6,6 +6,7 @@ a student would start it, so a crash or a hung run of one student never touches 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -90,6 +91,9 @@ def seal(path: Path, student: Student, key: bytes | None) -> dict[str, Any]:
     if key:
         data = sign(data, key)
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    from pytest_orchlab.results.html import render
+
+    (path.parent / "report.html").write_text(render(data), encoding="utf-8")  # what the student saw, drawn
     return data
 
 
@@ -98,12 +102,36 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{sec:02d}s" if minutes else f"{sec}s"
 
 
+def split_selection(args: Sequence[str]) -> tuple[list[str], str | None]:
+    """The pytest arguments without their ``-m`` expression, and that expression (None when there is none)."""
+    rest, expr, it = [], None, iter(list(args))
+    for arg in it:
+        if arg in ("-m", "--markexpr"):
+            expr = next(it, None)
+        elif arg.startswith("--markexpr="):
+            expr = arg.split("=", 1)[1]
+        elif arg.startswith("-m") and len(arg) > 2:
+            expr = arg[2:]
+        else:
+            rest.append(arg)
+    return rest, expr
+
+
+def stage_selections(expr: str | None) -> tuple[str, str]:
+    """``-m`` of the two sessions of a scheduled run: the selection's Phase 1, and the rest of it."""
+    return (f"({expr}) and phase1", f"({expr}) and not phase1") if expr else ("phase1", "not phase1")
+
+
+NO_TESTS = 5  # pytest: nothing collected (the selection holds no checkpoint of that session)
+
+
 class ClassRun:
     """Grades every student of a roster into ``out/students/<id>/`` and reports progress as it goes."""
 
     def __init__(self, students: Sequence[Student], out: Path, command: Sequence[str], *, regrade: bool = False,
                  timeout_s: float = 1800.0, progress: Callable[[str], None] = print, formats: Sequence[str] = (),
-                 jobs: int = 1, engines: Sequence[str] = (), run_id: str = "") -> None:
+                 jobs: int = 1, engines: Sequence[str] = (), run_id: str = "",
+                 stage_two: Callable[[], contextlib.AbstractContextManager[object]] | None = None) -> None:
         self.students, self.out, self.command = list(students), out, list(command)
         self.regrade, self.timeout_s, self.progress, self.formats = regrade, timeout_s, progress, list(formats)
         # With several engines (DOCKER_HOST addresses) each grades one student at a time: as many jobs as engines.
@@ -117,20 +145,35 @@ class ClassRun:
 
         self.run_id = run_id or new_run_id()  # the grading run's own (its folder holds the students' snapshots for scheduling)
         self._said = threading.Lock()
+        # Several students on one engine: every Phase 1 (whose CPU sweep needs the machine alone) first, one sweep after
+        # another, then the wait-bound rest side by side (stage_two, e.g. the shared swarm, around it).
+        self.scheduled = self.jobs > 1 and not self.engines
+        self.stage_two = stage_two
+        self.schedule: dict[str, dict[str, Any]] = {}
+        self._began = time.monotonic()
 
     def folder(self, student: Student) -> Path:
         return self.out / "students" / student.slug
 
-    def argv(self, student: Student) -> list[str]:
+    def argv(self, student: Student, stage: str | None = None) -> list[str]:
         """The student's own pytest command: the lab suite on their folder, their report and formats in their folder.
 
         Phase 3's manifests go only to the orchlab cluster unless the teacher names a cluster (``--kubeconfig`` or
         ``--kube-context`` after ``--``): never to whatever the teacher's current kubeconfig context is.
         """
         here = self.folder(student)
-        args = [*self.command, "--lab-dir", str(student.lab_dir), "--lab-report", str(here / "report.json")]
+        command = self.command
+        if stage is not None:  # one of the two sessions of a scheduled run: the selection split at Phase 1
+            base, expr = split_selection(self.command)
+            command = [*base, "-m", stage_selections(expr)[stage == "rest"]]
+        report = here / ("phase1.json" if stage == "phase1" else "report.json")
+        args = [*command, "--lab-dir", str(student.lab_dir), "--lab-report", str(report)]
         if not any(a.startswith(("--kubeconfig", "--kube-context")) for a in self.command):
             args += ["--kubeconfig", str(kubeconfig_path())]
+        if stage == "rest" and (here / "phase1.json").exists():
+            args += ["--lab-prior", str(here / "phase1.json")]
+        if stage == "phase1":
+            return args
         for spec in self.formats:
             name, _, path = spec.partition(":")
             args += ["--lab-format", f"{name}:{here / (path or DEFAULT_NAMES.get(name, name))}"]
@@ -149,6 +192,9 @@ class ClassRun:
             finally:
                 if engine:
                     self._free.put(engine)
+            return told(student, outcome)
+
+        def told(student: Student, outcome: Outcome) -> Outcome:
             with self._said:
                 done.append(outcome)
                 graded = [o.seconds for o in done if o.status != "resumed"]
@@ -160,9 +206,13 @@ class ClassRun:
 
         if self.jobs == 1:
             return [one(n, s) for n, s in enumerate(self.students)]
-        order = self.order()
+        if self.scheduled:
+            return self._scheduled(one, told)
+        return [o for o in self._pool(one, self.order()) if o is not None]
+
+    def _pool(self, work: Callable[[int, Student], Outcome | None], order: Sequence[int]) -> list[Outcome | None]:
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="orchlab-grade") as pool:
-            started_in_order = {n: pool.submit(one, n, self.students[n]) for n in order}
+            started_in_order = {n: pool.submit(work, n, self.students[n]) for n in order}
             futures = [started_in_order[n] for n in range(len(self.students))]
             try:
                 return [f.result() for f in futures]
@@ -170,6 +220,44 @@ class ClassRun:
                 for f in futures:
                     f.cancel()
                 raise
+
+    def _scheduled(self, finish: Callable[[int, Student], Outcome], told: Callable[[Student, Outcome], Outcome]) -> list[Outcome]:
+        """Stage 1: each student's Phase 1, ``jobs`` at a time (their sweeps take the machine one after another, with
+        nothing of Phase 2 on it). Stage 2: the rest of each student's lab, side by side, continuing that session."""
+        early: dict[int, Outcome] = {}
+
+        def phase1(n: int, student: Student) -> Outcome | None:
+            here = self.folder(student)
+            here.mkdir(parents=True, exist_ok=True)
+            self.schedule[student.id] = {"queued_s": 0.0}
+            if not self.regrade:
+                kept, why = finished_report(student, here, self.key)
+                if kept is not None:
+                    early[n] = Outcome(student, "resumed", kept, folder=here)
+                    return None
+                if why:
+                    self.progress(f"{student.id}: grading again: {why}")
+            for stale in ("report.json", "crash.json", "phase1.json"):
+                (here / stale).unlink(missing_ok=True)
+            began = time.monotonic()
+            done = run_lab(self.argv(student, "phase1"), here, student_env(None, f"g{n + 1}"), self.timeout_s, log_name="phase1.log")
+            self.schedule[student.id]["phase1_s"] = [round(began - self._began, 1), round(time.monotonic() - self._began, 1)]
+            sweep = next((c for c in (done.report or {}).get("checkpoints", []) if c["id"] == "p1-cpu-saturation"), None)
+            if sweep is not None:
+                self.schedule[student.id]["sweep_s"] = round(float(sweep.get("seconds") or 0), 1)
+                self.schedule[student.id]["sweep_waited_s"] = (sweep.get("evidence") or {}).get("waited_for_machine_s", 0.0)
+            if done.exit_code not in (*CLEAN_EXITS, NO_TESTS) or (done.exit_code != NO_TESTS and done.report is None):
+                early[n] = self._crashed(student, here, done.exit_code, done.reason or f"its Phase 1 session exited {done.exit_code}",
+                                         time.monotonic() - began, log="phase1.log")
+            return None
+
+        self._pool(phase1, self.order())
+        with self.stage_two() if self.stage_two is not None else contextlib.nullcontext():
+            def rest(n: int, student: Student) -> Outcome:
+                return told(student, early[n]) if n in early else finish(n, student)
+
+            outcomes = self._pool(rest, self.order())
+        return [o for o in outcomes if o is not None]
 
     def order(self) -> list[int]:
         """Roster positions in the order to start them: students whose stack runs a healthcheck last.
@@ -208,27 +296,36 @@ class ClassRun:
                 return Outcome(student, "resumed", kept, folder=here)
             if why:
                 self.progress(f"{student.id}: grading again: {why}")
-        for stale in ("report.json", "crash.json"):
-            (here / stale).unlink(missing_ok=True)
+        if not self.scheduled:
+            for stale in ("report.json", "crash.json"):
+                (here / stale).unlink(missing_ok=True)
         begin = time.monotonic()
-        code, reason = self._pytest(student, here, instance, engine)
-        seconds = time.monotonic() - begin
+        stage = "rest" if self.scheduled else None
+        done = run_lab(self.argv(student, stage), here, student_env(engine, instance), self.timeout_s)
+        code, reason = done.exit_code, done.reason
+        if stage is not None:
+            self.schedule.setdefault(student.id, {})["phase2_s"] = [round(begin - self._began, 1), round(time.monotonic() - self._began, 1)]
+            if code == NO_TESTS and (here / "phase1.json").exists():  # the selection was Phase 1 only: that session is the lab
+                (here / "report.json").write_bytes((here / "phase1.json").read_bytes())
+                code = 0 if all(c["outcome"] == "passed" for c in json.loads((here / "phase1.json").read_text())["checkpoints"]) else 1
+        seconds = time.monotonic() - begin + sum(x[1] - x[0] for k, x in self.schedule.get(student.id, {}).items() if k == "phase1_s")
         report_path = here / "report.json"
         report = seal(report_path, student, self.key) if report_path.exists() else None
         if code in CLEAN_EXITS and report is not None:
             return Outcome(student, "graded", report, seconds, code, folder=here)
+        return self._crashed(student, here, code, reason, seconds)
+
+    def _crashed(self, student: Student, here: Path, code: int | None, reason: str, seconds: float, log: str = "pytest.log") -> Outcome:
+        report_path = here / "report.json"
+        report = json.loads(report_path.read_text()) if report_path.exists() else None
         if not reason:
             reason = f"pytest exited {code}" + ("" if report_path.exists() else " and wrote no report")
-        tail = (here / "pytest.log").read_text(errors="replace").splitlines()[-LOG_TAIL:]
+        tail = (here / log).read_text(errors="replace").splitlines()[-LOG_TAIL:] if (here / log).exists() else []
         crash = {"student": student.id, "lab_dir": str(student.lab_dir), "exit_code": code, "reason": reason,
                  "seconds": round(seconds, 1), "log_tail": tail}
         (here / "crash.json").write_text(json.dumps(crash, ensure_ascii=False, indent=2) + "\n")
         return Outcome(student, "crashed", report, seconds, code, reason, here)
 
-    def _pytest(self, student: Student, here: Path, instance: str | None, engine: str | None = None) -> tuple[int | None, str]:
-        """Run the student's pytest; on timeout, Ctrl-C it (the plugin cleans up) and then kill it."""
-        done = run_lab(self.argv(student), here, student_env(engine, instance), self.timeout_s)
-        return done.exit_code, done.reason
 
 
 DEFAULT_NAMES = {"gradescope": "gradescope-results.json", "classroom": "classroom-results.json",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_orchlab.core.text import t
-from pytest_orchlab.measure.timeline import summarize
+from pytest_orchlab.measure.timeline import summarize, traffic_series
 from pytest_orchlab.results.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -116,7 +116,9 @@ def self_healing(h: KubeHealing) -> Verdict:
     rec = h.recovery_seconds
     ev = {"deleted": h.deleted, "replacement": h.replacement, "recovery_s": None if rec is None else round(rec, 1),
           "ready_after": h.ready_after, "desired": h.desired,
-          "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"]}
+          "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"],
+          "killed_at": round(h.deleted_at, 3), "timeline": traffic_series(h.samples, min([h.deleted_at, *(x.start for x in h.samples)]),
+                                                                          max([h.deleted_at, *(x.start for x in h.samples)]))}
     broken = ([h.watch_error] if h.watch_error else []) + h.traffic_errors
     if broken:
         return Verdict.unobserved(t(f"자동 복구를 끝까지 관찰하지 못했습니다: {'; '.join(broken)}",
@@ -137,7 +139,8 @@ def _rollout_evidence(roll: KubeRollout) -> dict[str, Any]:
     return {"completed": roll.completed, "seconds": round(roll.seconds, 1), "endpoints_settled_s": roll.settled_s,
             "images_after": sorted({p.image for p in roll.pods_after}), "answers_after": after["by_greeting"],
             "requests": summary["requests"], "failed_requests": summary["failed"], "failures": summary["failures"],
-            "first_failures": summary["first_failures"], "strategy": roll.strategy, "readiness_probe": roll.readiness_probe}
+            "first_failures": summary["first_failures"], "strategy": roll.strategy, "readiness_probe": roll.readiness_probe,
+            "timeline": traffic_series(roll.samples, roll.started, roll.ended or roll.started)}
 
 
 def rolling_update(roll: KubeRollout) -> Verdict:

@@ -56,3 +56,18 @@ def summarize(samples: list[Reply]) -> dict[str, Any]:
     }
 
 
+
+
+def traffic_series(samples: list[Reply], t0: float, t1: float) -> dict[str, Any]:
+    """An experiment's traffic as a chart draws it: successes per second from ``t0``, and every failed request with its
+    time (seconds from ``t0``) and kind. Each failed request of ``samples`` is one entry."""
+    seconds = max(1, int(t1 - t0) + 1)
+    ok = [0] * seconds
+    failed = []
+    for s in samples:
+        at = s.start - t0
+        if s.ok:
+            ok[min(seconds - 1, max(0, int(at)))] += 1
+        else:
+            failed.append([round(at, 2), s.fate])
+    return {"t0": round(t0, 3), "seconds": round(t1 - t0, 2), "ok_per_s": ok, "failed": failed}

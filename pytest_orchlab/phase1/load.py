@@ -17,6 +17,7 @@ from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.container import WebContainer
 from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling, kubernetes_servers
 from pytest_orchlab.measure.traffic import LoadStep, Reply, load, percentile, probe
+from pytest_orchlab.phase1.verdicts import app_failures, ceiling_undecided
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class LoadProfile:
     so the profile climbs to concurrencies that really saturate one core on a 2-core machine."""
 
     levels: tuple[int, ...] = (10, 300, 600, 1000)
+    escalation: tuple[int, ...] = (1500, 2000, 3000)  # only while no request has failed (p1-requests-fail judges it)
     step_seconds: float = 4.0
     timeout: float = 5.0
     baseline_requests: int = 15
@@ -52,6 +54,8 @@ class Saturation:
     swarm_mode: str = ""  # the engine's swarm state during the sweep: "active" skews the app's CPU (see cpu_saturation)
     app_cpus: str = ""  # the cores the app had to itself during the sweep ("" = not pinned)
     waited_s: float = 0.0  # how long the sweep waited for the machine (other runs' experiments and healthchecked stacks)
+    repeats: list[LoadStep] = field(default_factory=list)  # levels measured again: the ceiling sat inside the noise
+    escalation: list[LoadStep] = field(default_factory=list)  # levels beyond the profile's while no request had failed
 
     @property
     def idle_p50(self) -> float:
@@ -155,6 +159,16 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
             step = load(host, port, level, profile.step_seconds, profile.timeout)
             result.steps.append(step)
             result.cpu.append(sampler.between(begin + profile.ramp_seconds, time.monotonic()))
+        # A verdict that sits inside the machine's noise is measured more, not guessed (see phase1.verdicts).
+        again = ceiling_undecided(result)
+        for level in again or ():
+            progress(f"orchlab: the throughput ceiling is too close to call: {level} clients again for {profile.step_seconds:.0f} s ...")
+            result.repeats.append(load(host, port, level, profile.step_seconds, profile.timeout))
+        for level in profile.escalation:
+            if any(app_failures(s) for s in [*result.steps, *result.escalation]):
+                break
+            progress(f"orchlab: no request has failed yet: load {level} concurrent clients for {profile.step_seconds:.0f} s ...")
+            result.escalation.append(load(host, port, level, profile.step_seconds, profile.timeout))
     result.cpu_error = sampler.error
     overflows_after = listen_overflows(web.container, helper)
     if overflows_before is not None and overflows_after is not None:

@@ -164,7 +164,7 @@ def write(name: str, path: str | None, report: dict[str, Any], env: dict[str, st
     return str(target)
 
 
-def write_outputs(report: Any, report_path: str | None, formats: Any, env: dict[str, str]) -> list[str]:
+def write_outputs(report: Any, report_path: str | None, formats: Any, env: dict[str, str], html_path: str | None = None) -> list[str]:
     """A run's files: the JSON report (signed when the course key is in ``env``) and every grader format asked for
     (junit excepted: pytest writes it). Returns a line per format written, or why it could not be."""
     from pytest_orchlab.results.signing import KEY_ENV
@@ -174,6 +174,13 @@ def write_outputs(report: Any, report_path: str | None, formats: Any, env: dict[
     if report_path:
         data = report.write(Path(report_path), key)
     written = []
+    if html_path:
+        from pytest_orchlab.results.html import render  # imported only when a page is asked for
+
+        target = Path(html_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render(data), encoding="utf-8")
+        written.append(f"html: {target}")
     for name, path in formats:
         if name == "junit":
             continue  # pytest's junitxml writes it, with the properties the session adds

@@ -71,6 +71,19 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     cleanup: list[str] = field(default_factory=list)
     submission: dict[str, Any] = field(default_factory=dict)  # what the intake gate read: source, digest, files, ignored, refused
+    sessions: list[str] = field(default_factory=list)  # run ids of earlier sessions of this lab run (orchlab grade's schedule)
+    carried: dict[str, Any] = field(default_factory=dict)  # what an earlier session measured beside its results
+
+    def continue_from(self, earlier: dict[str, Any]) -> None:
+        """Take an earlier session's report (Phase 1 of the same lab, the same files) as this run's beginning: its
+        results count as this session's, in the lab's order, and its timings and cleanup are kept."""
+        for cp in earlier.get("checkpoints", []):
+            self.results[cp["id"]] = Result(**{k: cp[k] for k in Result.__dataclass_fields__ if k in cp})
+        self.sessions = [*earlier.get("sessions", []), str(earlier.get("run_id"))]
+        self.carried = {"started": earlier.get("started"), "timings": dict(earlier.get("timings_s") or {}),
+                        "engine": earlier.get("engine") or {}}
+        self.timings.update({k: float(v) for k, v in self.carried["timings"].items() if k != "session"})
+        self.cleanup += [f"earlier session: {line}" for line in earlier.get("cleanup", [])]
 
     def score(self) -> tuple[float, int]:
         """Points earned by the student's own work, and points possible."""
@@ -84,7 +97,7 @@ class Report:
             "run_id": self.run_id,
             "lang": self.lang,
             "lab_dir": self.lab_dir,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "started": self.carried.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.finished or time.time())),
             "engine": self.engine,
             "cluster": self.cluster,
@@ -94,6 +107,7 @@ class Report:
             "swarm_vs_kubernetes": self.comparison(),
             "cleanup": self.cleanup,
             "submission": self.submission,
+            **({"sessions": [*self.sessions, self.run_id]} if self.sessions else {}),
         }
 
     def write(self, path: Path, key: bytes | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_orchlab.core.text import Text, t
 from pytest_orchlab.measure.clock import NS
-from pytest_orchlab.measure.timeline import summarize
+from pytest_orchlab.measure.timeline import summarize, traffic_series
 from pytest_orchlab.results.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -176,7 +176,9 @@ def self_healing(h: Healing) -> Verdict:
     ev = {"killed_container": h.killed_container, "replacement_task": h.replacement_task,
           "recovery_s": None if rec is None else round(rec, 1), "replicas_after": h.replicas_after, "desired": h.desired,
           "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"],
-          "engine_s": None if rec is None else round(rec, 1)}
+          "engine_s": None if rec is None else round(rec, 1), "killed_at": round(h.killed_at, 3),
+          "timeline": traffic_series(h.samples, min([h.killed_at, *(x.start for x in h.samples)]),
+                                     max([h.killed_at, *(x.start for x in h.samples)]))}
     broken = _broken_sources(h.events_error, h.traffic_errors)
     if broken:
         ev["reader_errors"] = broken
@@ -230,7 +232,8 @@ def rolling_update(roll: Rollout, parallelism: int) -> Verdict:
           "configured_parallelism": parallelism, "gaps_s": gaps, "configured_delay_s": roll.delay,
           "images_after": images, "answers_after": after["by_greeting"], "requests": summary["requests"],
           "failed_requests": summary["failed"], "failures": summary["failures"], "first_failures": summary["first_failures"],
-          "replacements": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in roll.replacements()]}
+          "replacements": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in roll.replacements()],
+          "timeline": traffic_series(roll.samples, roll.started, roll.ended or roll.started)}
     unseen = _unobserved(roll)
     if unseen is not None:
         return Verdict.unobserved(unseen, RERUN, ev)
@@ -266,7 +269,9 @@ def rolled_back(roll: Rollout) -> Verdict:
     images = sorted({r["image"] for r in roll.tasks_after})
     ev = {"state": roll.state, "seconds": round(roll.seconds, 1), "engine_s": round(roll.engine_seconds(), 1), "images_after": images,
           "answers_after": after["by_greeting"], "requests": summary["requests"], "failed_requests": summary["failed"],
-          "failures": summary["failures"]}
+          "failures": summary["failures"], "configured_delay_s": roll.delay,
+          "replacements": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in roll.replacements()],
+          "timeline": traffic_series(roll.samples, roll.started, roll.ended or roll.started)}
     broken = _broken_sources(None, roll.traffic_errors)
     if broken or not roll.after:
         return Verdict.unobserved(t(f"롤백 뒤의 응답을 관찰하지 못했습니다: {'; '.join(broken) or '응답 없음'}",

@@ -140,3 +140,37 @@ def test_ctrl_c_during_the_matrix_removes_the_inner_engine(client: docker.Docker
     rest = proc.communicate(timeout=180)[0]
     assert proc.returncode == 130, "".join(seen) + rest
     assert labelled(client, ENGINE_LABEL) == [], "".join(seen) + rest
+
+
+def test_a_class_over_two_engines_reached_over_tcp_with_tls(client: docker.DockerClient, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Engines on other machines are reached as the Docker CLI reaches them: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+    from pytest_orchlab.docker.tls import make_ca
+
+    ca = tmp_path / "ca"
+    cert_path = make_ca(ca)
+    engines = [start_engine(client, "20.10", labels={RUN_LABEL: RUN}, node=f"tls{n}", base_image=BASE_IMAGE, tls_ca=ca) for n in (1, 2)]
+    try:
+        assert all(e.address.endswith(":2376") for e in engines), engines
+        with pytest.raises(docker.errors.DockerException):  # no client certificate, no engine
+            docker.DockerClient(base_url=engines[0].address.replace("tcp://", "https://"), timeout=5,
+                                tls=docker.tls.TLSConfig(ca_cert=str(cert_path / "ca.pem"), verify=True)).ping()
+        room = class_folder(tmp_path / "class")
+        for sid in ("bora", "dana", "eun", "finn"):
+            subprocess.run(["rm", "-rf", str(room / sid)], check=True)
+        monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+        monkeypatch.setenv("DOCKER_CERT_PATH", str(cert_path))
+        out = tmp_path / "graded"
+        code = main(["grade", str(room), "--out", str(out), "--engines", ",".join(e.address for e in engines), "--", "-m", "phase1",
+                     "-k", "image_builds or container_serves", "--lab-lang", "en", "--base-image", BASE_IMAGE])
+        said = capsys.readouterr().out
+        assert code == 0, said
+        rows = {r["student"]: r for r in json.loads((out / "class.json").read_text())}
+        assert {r["engine"] for r in rows.values()} <= {e.address for e in engines} and len(rows) == 2, rows
+        got = {sid: {cp["id"]: cp["outcome"] for cp in json.loads((out / "students" / sid / "report.json").read_text())["checkpoints"]}
+               for sid in rows}
+        assert got == {"alice": {"p1-image-builds": "passed", "p1-container-serves": "passed"},
+                       "chul": {"p1-image-builds": "passed", "p1-container-serves": "failed"}}, got
+    finally:
+        remove_engines(client, lambda labels: labels.get(RUN_LABEL) == RUN)
+    assert labelled(client, f"{RUN_LABEL}={RUN}") == []

@@ -104,3 +104,29 @@ def test_kill_and_recovery() -> None:
     assert v.passed and v.evidence["downtime_s"] == 1.5
     o.restarted_by_engine = True
     assert not grading.kill_outage(o).passed
+
+
+def test_a_ceiling_inside_the_noise_is_measured_again_and_undecided_is_not_gradable() -> None:
+    # Measured on Docker 20.10 through the matrix: 906 → 1175 req/s from 600 to 1000 clients, ×1.30 against ×1.29 allowed.
+    sat = sweep([8, 93, 94, 95], [40, 880, 906, 1175])
+    assert grading.ceiling_undecided(sat) == (600, 1000)
+    sat.repeats = [step(600, 1150 * 4, 4.0, 0.15), step(1000, 1170 * 4, 4.0, 0.15)]  # the second look: flat
+    assert grading.ceiling_undecided(sat) is None
+    decided = grading.throughput_ceiling(sat)
+    assert decided.passed and decided.evidence["rps_by_concurrency"][600] == 1028.0 and "measured_again" in decided.evidence
+    still = sweep([8, 93, 94, 95], [40, 880, 906, 1175])
+    still.repeats = [step(600, 906 * 4, 4.0, 0.15), step(1000, 1175 * 4, 4.0, 0.15)]
+    undecided = grading.throughput_ceiling(still)
+    assert not undecided.gradable and "cannot be decided" in undecided.seen.en
+    assert grading.ceiling_undecided(sweep([8, 93, 94, 95], [40, 880, 989, 944])) is None  # the usual: flat, decided at once
+
+
+def test_no_failure_by_1000_clients_climbs_on_and_a_failure_there_passes() -> None:
+    sat = sweep([8, 93, 94, 95], [35, 880, 970, 815])
+    sat.escalation = [step(1500, 900 * 4, 4.0, 0.3), step(2000, 880 * 4, 4.0, 0.4, {"timeout": 12})]
+    v = grading.requests_fail(sat)
+    assert v.passed and "12 of" in v.seen.en and "so the load climbed to 2000" in v.seen.en and v.evidence["by_concurrency"][2000] == 12
+    held = sweep([8, 93, 94, 95], [35, 880, 970, 815])
+    held.escalation = [step(c, 900 * 4, 4.0, 0.3) for c in (1500, 2000, 3000)]
+    v = grading.requests_fail(held)
+    assert not v.passed and "even at 3000 concurrent clients" in v.seen.en and "The lab's own app fails before 3000" in v.seen.en
