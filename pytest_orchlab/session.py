@@ -6,7 +6,6 @@ never loads this module, so none of these hooks, signal handlers or fixtures tou
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import time
 from collections.abc import Generator
@@ -53,8 +52,13 @@ def _classify(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
 class LabSession:
     """The hooks of a lab run: outcomes (passed, failed, not gradable, blocked), order, summary, cleanup."""
 
-    def __init__(self, config: pytest.Config, state: LabState) -> None:
-        self.config, self.state = config, state
+    def __init__(self, config: pytest.Config, state: LabState, status: Any = None) -> None:
+        self.config, self.state, self.status = config, state, status
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.status is not None:
+            self.status.clear()  # before pytest writes the test's letter on the line our status sits on
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None, None, None]:
@@ -251,6 +255,8 @@ class LabSession:
         state.written += write_outputs(state.report, state.settings.report, state.settings.formats, dict(os.environ), state.settings.html)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.status is not None:
+            self.status.clear()
         state = self.state
         if not state.report.results:
             return
@@ -293,20 +299,11 @@ def activate(config: pytest.Config) -> LabState:
     state = LabState(settings, Report(run_id, settings.lang, settings.lab_dir), run_id)
     config.stash[STATE] = state
 
-    def progress(line: str) -> None:
-        # Looked up per call: the terminal reporter registers after this hook may have run.
-        terminal = config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is None:
-            print(line, flush=True)
-            return
-        # Output capture holds fd 1 during a test; live lines need it lifted, as pytest-timeout does.
-        capman = config.pluginmanager.get_plugin("capturemanager")
-        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
-            terminal.write_line(line, cyan=True)
-            terminal.flush()  # a progress line is only useful while the wait is still going
+    from pytest_orchlab.statusline import StatusLine
 
+    progress = StatusLine(config)
     state.progress = progress
-    config.pluginmanager.register(LabSession(config, state), "orchlab-session")
+    config.pluginmanager.register(LabSession(config, state, progress), "orchlab-session")
     for name in fixtures.MODULES:
         if config.pluginmanager.get_plugin(name) is None:
             config.pluginmanager.register(importlib.import_module(name), name)

@@ -153,7 +153,7 @@ class ImageBuilder:
         name = lab_tag.split(":")[0]
         # Content hash for the cache, run id so that two runs on one engine never move each other's tag.
         tag = f"orchlab/{name}:{lab_tag.split(':')[-1]}-{digest[:12]}-{self.engine.run_id.lower()}"
-        self.progress(f"orchlab: docker build {lab_tag} from {source} ...")
+        self.progress(f"orchlab: docker build {lab_tag} from the lab's phase1/ ...")
         start = time.monotonic()
         try:
             image, _ = self.engine.client.images.build(

@@ -15,7 +15,8 @@ from pytest_orchlab.core.errors import NotGradable
 from pytest_orchlab.core.progress import Progress
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.container import WebContainer
-from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling, kubernetes_servers
+from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling, cpu_usage_ns, kubernetes_servers
+from pytest_orchlab.measure.machine import Window, wait_for_quiet
 from pytest_orchlab.measure.traffic import LoadStep, Reply, load, percentile, probe
 from pytest_orchlab.phase1.verdicts import app_failures, ceiling_undecided
 
@@ -56,6 +57,9 @@ class Saturation:
     waited_s: float = 0.0  # how long the sweep waited for the machine (other runs' experiments and healthchecked stacks)
     repeats: list[LoadStep] = field(default_factory=list)  # levels measured again: the ceiling sat inside the noise
     escalation: list[LoadStep] = field(default_factory=list)  # levels beyond the profile's while no request had failed
+    quiet_waited_s: float = 0.0  # waited before the sweep until the rest of the machine was quiet
+    others_before_pct: float | None = None  # % of one core the rest of the machine used just before the sweep
+    others_pct: float | None = None  # ... and during the profile's levels (neither the app nor the load generator)
 
     @property
     def idle_p50(self) -> float:
@@ -151,7 +155,13 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
     except Exception:  # noqa: BLE001 - a missing fact, not a failed measurement
         result.swarm_mode = ""
     overflows_before = listen_overflows(web.container, helper)
+    local = int(web.container.client.info().get("NCPU", 0)) == (os.cpu_count() or 0)  # the engine runs on these cores
     cores = app_cores(int(web.container.client.info().get("NCPU", 0)))
+    if local:
+        # Work that is not the experiment's (a package install, a browser, another run) would read as the app's shortfall.
+        result.quiet_waited_s, result.others_before_pct = wait_for_quiet(progress)
+    window = Window.start() if local else None
+    app_before = cpu_usage_ns(web.container) if window is not None else 0
     with own_cores(web.container, cores) as result.app_cpus, CpuSampler(web.container) as sampler:
         for level in profile.levels:
             progress(f"orchlab: load {level} concurrent clients for {profile.step_seconds:.0f} s ...")
@@ -159,6 +169,8 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
             step = load(host, port, level, profile.step_seconds, profile.timeout)
             result.steps.append(step)
             result.cpu.append(sampler.between(begin + profile.ramp_seconds, time.monotonic()))
+        if window is not None:
+            result.others_pct = window.others_pct((cpu_usage_ns(web.container) - app_before) / 1e9)
         # A verdict that sits inside the machine's noise is measured more, not guessed (see phase1.verdicts).
         again = ceiling_undecided(result)
         for level in again or ():

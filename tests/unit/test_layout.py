@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_orchlab"
 GLUE = {"pytest_orchlab", "pytest_orchlab.__main__", "pytest_orchlab.plugin", "pytest_orchlab.session", "pytest_orchlab.state",
         "pytest_orchlab.fixtures", "pytest_orchlab.fixtures.lab", "pytest_orchlab.fixtures.phase1", "pytest_orchlab.fixtures.swarm",
-        "pytest_orchlab.fixtures.kube", "pytest_orchlab.settings", "pytest_orchlab.cli"}
+        "pytest_orchlab.fixtures.kube", "pytest_orchlab.settings", "pytest_orchlab.cli", "pytest_orchlab.statusline"}
 # Lower layers never import higher ones; equal layers only within their own subpackage.
 LAYER = {"core": 0, "measure": 1, "results": 1, "submission": 1, "docker": 2, "phase1": 3, "swarm": 3, "kube": 3, "grading": 3, "checkpoints": 5}
 JUDGING = ("pytest_orchlab.results.", "pytest_orchlab.phase1.verdicts", "pytest_orchlab.swarm.verdicts", "pytest_orchlab.kube.verdicts",

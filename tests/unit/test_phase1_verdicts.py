@@ -130,3 +130,13 @@ def test_no_failure_by_1000_clients_climbs_on_and_a_failure_there_passes() -> No
     held.escalation = [step(c, 900 * 4, 4.0, 0.3) for c in (1500, 2000, 3000)]
     v = grading.requests_fail(held)
     assert not v.passed and "even at 3000 concurrent clients" in v.seen.en and "The lab's own app fails before 3000" in v.seen.en
+
+
+def test_a_shortfall_beside_other_work_is_not_gradable() -> None:
+    busy = sweep([8, 60, 70, 74], [35, 700, 720, 700])
+    busy.others_pct = 97.3  # measured here: a busy process beside the sweep
+    v = grading.cpu_saturation(busy)
+    assert not v.gradable and "other work used 97 % of a core" in v.seen.en and v.evidence["others_pct"] == 97.3
+    quiet = sweep([8, 60, 70, 74], [35, 700, 720, 700])
+    quiet.others_pct = 14.6  # a quiet machine: the shortfall is the app's
+    assert not grading.cpu_saturation(quiet).passed and grading.cpu_saturation(quiet).gradable
