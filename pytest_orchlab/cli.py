@@ -16,6 +16,7 @@ from pytest_orchlab.core.signals import interrupts_clean_up
 from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.baseimage import DEFAULT_BASE_IMAGE, build_base_image, resolve_base_image
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine, apt_install, connect, ensure_engine
+from pytest_orchlab.grading.capacity import jobs_choice
 from pytest_orchlab.settings import add_cli_option
 
 
@@ -169,6 +170,11 @@ def _grade(args: argparse.Namespace) -> str:
         return ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
                         formats=args.format, progress=say, run_id=host.run_id, **where)  # type: ignore[arg-type]
 
+    from pytest_orchlab.grading.capacity import auto_jobs
+
+    jobs = auto_jobs(len(students)) if args.jobs == "auto" else int(args.jobs)
+    if args.jobs == "auto":
+        say(f"orchlab: --jobs auto: {jobs} at a time on this machine ({os.cpu_count()} cores)")
     with RunLock(host.run_id):
         if specs:
             # One student at a time on each engine: an address as given, or an inner engine of a Docker release
@@ -183,14 +189,14 @@ def _grade(args: argparse.Namespace) -> str:
                 outcomes = run.run_all()
             finally:
                 engines.remove_engines(host.client, lambda labels: labels.get(RUN_LABEL) == host.run_id)
-        elif args.jobs > 1:
+        elif jobs > 1:
             # Several runs on one engine share one swarm: made once here (when off) and left at the end, so every
             # student's run sees the same thing a run of its own would (a swarm orchlab initialised: 0 points).
             from pytest_orchlab.swarm.cluster import Swarm
 
-            say(f"orchlab: {args.jobs} at a time on one engine: first every student's Phase 1 (the CPU sweeps one after another, "
+            say(f"orchlab: {jobs} at a time on one engine: first every student's Phase 1 (the CPU sweeps one after another, "
                 "alone on the machine), then the rest of each lab side by side, sharing one swarm.")
-            run = class_run(jobs=args.jobs, stage_two=lambda: Swarm(host, progress=say))
+            run = class_run(jobs=jobs, stage_two=lambda: Swarm(host, progress=say))
             outcomes = run.run_all()
         else:
             run = class_run()
@@ -325,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", action="append", default=[], metavar="FORMAT[:NAME]",
                    help="also write each student's results for a grader (gradescope, classroom, prairielearn, junit, markdown)")
     p.add_argument("--regrade", action="store_true", help="grade again students whose report is newer than their lab folder")
-    p.add_argument("--jobs", type=int, default=1, help="grade N students at once on this engine (own names and ports each; "
-                   "CPU measurements and Phase 3 take turns)")
+    p.add_argument("--jobs", type=jobs_choice, default="1", help="grade N students at once on this engine (own names and ports each): "
+                   "every Phase 1 first, CPU sweeps one at a time, then the rest side by side; auto: as many as this machine "
+                   "carries (from its cores, memory and the measured cost of a student's Phase 2)")
     p.add_argument("--engines", default=None, metavar="ENGINE,...",
                    help="spread the students over several Docker engines, one student at a time on each: DOCKER_HOST "
                         "addresses (tcp://host:2375) or Docker releases (26.1) started as inner engines for this run")

@@ -164,8 +164,9 @@ class ClassRun:
         here = self.folder(student)
         command = self.command
         if stage is not None:  # one of the two sessions of a scheduled run: the selection split at Phase 1
-            base, expr = split_selection(self.command)
-            command = [*base, "-m", stage_selections(expr)[stage == "rest"]]
+            head = 3 if self.command[1:3] == ["-m", "pytest"] else 1  # `python -m pytest`: its -m is not a selection
+            base, expr = split_selection(self.command[head:])
+            command = [*self.command[:head], *base, "-m", stage_selections(expr)[stage == "rest"]]
         report = here / ("phase1.json" if stage == "phase1" else "report.json")
         args = [*command, "--lab-dir", str(student.lab_dir), "--lab-report", str(report)]
         if not any(a.startswith(("--kubeconfig", "--kube-context")) for a in self.command):

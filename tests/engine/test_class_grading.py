@@ -129,7 +129,11 @@ def test_three_jobs_on_one_engine_give_the_serial_verdicts(tmp_path: Path, clien
     assert runs["3"] == runs["1"], runs
     assert runs["1"]["alice"]["p2-swarm-active"] == ("passed", 0)  # orchlab made the swarm in both: no points either way
     assert runs["1"]["chul"]["p1-container-serves"][0] == "failed" and runs["1"]["alice"]["p2-load-balanced"][0] == "passed"
+    # The schedule: every student's Phase 1 (with its CPU sweep) before any student's Phase 2, one report each.
+    plan = {r["student"]: r["schedule"] for r in json.loads((tmp_path / "out-3" / "class.json").read_text())}
+    assert min(p["phase2_s"][0] for p in plan.values()) >= max(p["phase1_s"][1] for p in plan.values()), plan
     parallel = _report(tmp_path / "out-3", "alice")
+    assert len(parallel["sessions"]) == 2 and parallel["sessions"][-1] == parallel["run_id"]
     deployed = next(cp for cp in parallel["checkpoints"] if cp["id"] == "p2-stack-deployed")
     assert deployed["evidence"]["ports"] == [[8080, 5000]], deployed  # judged as the student wrote it, published elsewhere
     assert leftovers(client) == [] and client.info()["Swarm"]["LocalNodeState"] == "inactive"

@@ -88,3 +88,19 @@ def test_a_students_run_gets_no_signing_key_and_no_kubeconfig(monkeypatch: pytes
     assert "ORCHLAB_SIGNING_KEY" not in env and "KUBECONFIG" not in env and "AWS_SECRET_ACCESS_KEY" not in env
     assert env["ORCHLAB_BASE_IMAGE"] == "orchlab/python-base:bookworm" and env["DOCKER_HOST"] == "tcp://10.0.0.9:2375"
     assert env["ORCHLAB_INSTANCE"] == "g3" and "PATH" in env
+
+
+def test_a_scheduled_run_splits_the_selection_at_phase1() -> None:
+    from pytest_orchlab.grading.runner import split_selection, stage_selections
+
+    assert split_selection(["-m", "phase1 or phase2", "-k", "x", "--lab-lang", "en"]) == (["-k", "x", "--lab-lang", "en"], "phase1 or phase2")
+    assert split_selection(["--markexpr=phase2"]) == ([], "phase2") and split_selection(["-mphase3"]) == ([], "phase3")
+    assert stage_selections("phase1 or phase2") == ("(phase1 or phase2) and phase1", "(phase1 or phase2) and not phase1")
+    assert stage_selections(None) == ("phase1", "not phase1")
+
+
+def test_jobs_auto_follows_cores_memory_and_the_class() -> None:
+    from pytest_orchlab.grading.capacity import auto_jobs
+
+    assert auto_jobs(30, cores=2, memory=24 << 30) == 4  # 2 cores at 70 %, 35 % of a core per student's Phase 2
+    assert auto_jobs(3, cores=2, memory=24 << 30) == 3 and auto_jobs(30, cores=8, memory=4 << 30) == 2 and auto_jobs(5, 1, 1) == 1
