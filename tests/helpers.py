@@ -120,3 +120,24 @@ def class_of_twelve(room: Path) -> Path:
         compose = room / sid / "phase2" / "docker-compose.yml"
         compose.write_text(compose.read_text().replace(old, new))
     return room
+
+
+CHROMIUM = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0")
+
+
+def browse(page: Path, screenshot: Path, height: int = 4200) -> tuple[str, list[str]]:
+    """Open ``page`` in headless Chromium (Debian's, as CI installs it): its DOM as the browser built it, the console's
+    error lines, and a full-width screenshot."""
+    import shutil
+    import tempfile
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "Chromium is needed for this test: apt-get install chromium (.ci/run installs it)"
+    with tempfile.TemporaryDirectory(prefix="orchlab-browser-") as profile:
+        common = [binary, *CHROMIUM, f"--user-data-dir={profile}"]
+        dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+        shot = subprocess.run([*common, f"--window-size=1000,{height}", f"--screenshot={screenshot}", page.as_uri()],
+                              capture_output=True, text=True, timeout=120)
+    console = [line for line in (dom.stderr + shot.stderr).splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return dom.stdout, console

@@ -131,6 +131,7 @@ class WebContainer:
             DockerContainer(self.image.tag, name=self.name, labels=self.engine.labels, docker_client_kw=self.engine.client_kwargs(), **CONTAINER_LIMITS)
             .with_bind_ports(APP_PORT, self.host_port)
         )
+        self.engine.own_ca(self._tc.get_docker_client().client)
         try:
             with _without_ryuk():
                 self._tc.start()

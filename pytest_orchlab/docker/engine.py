@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import docker
+import docker.constants
 import docker.errors
 import requests.exceptions
 
@@ -86,7 +87,23 @@ def client_for(address: str, timeout: float = 300.0, tls: Any = None) -> docker.
 
     if tls is None and address.startswith(("tcp://", "https://")):
         tls = tls_from_env()
-    return docker.DockerClient(base_url=address, timeout=int(timeout), tls=tls or False)
+    if not tls:
+        return docker.DockerClient(base_url=address, timeout=int(timeout), tls=False)
+    # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE replace the session's CA (the engine's), so on a machine that
+    # sets them for its own CAs every engine's certificate would be refused: the engine's CA is the only one that
+    # counts. The SDK asks for the API version while it is built, so that first question goes through a client that
+    # already ignores the environment, and the real one is built with its answer.
+    probe = docker.APIClient(base_url=address, timeout=int(timeout), tls=tls, version=docker.constants.MINIMUM_DOCKER_API_VERSION)
+    probe.trust_env = False
+    try:
+        version = str(probe.version(api_version=False)["ApiVersion"])
+    except requests.exceptions.RequestException as exc:
+        raise docker.errors.DockerException(f"Error while fetching server API version: {exc}") from exc
+    finally:
+        probe.close()
+    client = docker.DockerClient(base_url=address, timeout=int(timeout), tls=tls, version=version)
+    client.api.trust_env = False
+    return client
 
 
 def _plain(exc: BaseException) -> str:
@@ -179,7 +196,12 @@ class Engine:
         """What testcontainers passes to ``docker.from_env``: this engine's address, not its own lookup."""
         env = {"DOCKER_HOST": self.address}
         env.update({k: os.environ[k] for k in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH") if os.environ.get(k)})
-        return {"environment": env}
+        return {"environment": env, "version": self.client.api.api_version}  # known: no request before own_ca
+
+    def own_ca(self, client: docker.DockerClient) -> None:
+        """Let a client made from :meth:`client_kwargs` trust this engine's CA only (see :func:`client_for`)."""
+        if self.client.api.trust_env is False:
+            client.api.trust_env = False
 
     @cached_property
     def clock_offset(self) -> float:

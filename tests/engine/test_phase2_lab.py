@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from pytest_orchlab.docker.engine import RUN_LABEL
-from tests.helpers import BASE_IMAGE, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until, student_image
+from tests.helpers import BASE_IMAGE, SAMPLE, browse, by_id, leftovers, outcomes, run_lab, start_lab_until, student_image
 
 PHASE2 = ["p2-swarm-active", "p2-stack-deployed", "p2-policies-applied", "p2-scale-out", "p2-load-balanced",
           "p2-self-healing", "p2-rolling-update", "p2-rollback"]
@@ -29,9 +29,10 @@ def assert_within_floor(report: dict[str, object]) -> None:
     assert timings["phase2"] <= 1.25 * timings["phase2_engine_floor"], timings
 
 
-def test_course_compose_is_reported_truthfully(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
-    result, report = run_lab(pytester, SAMPLE, "-m", "phase2")
-    got = outcomes(report)
+def test_course_compose_is_reported_truthfully(pytester: pytest.Pytester, client: docker.DockerClient, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    result, report = run_lab(pytester, SAMPLE, "-m", "phase1 or phase2", "--lab-html", str(page))
+    got = {cid: outcome for cid, outcome in outcomes(report).items() if cid.startswith("p2-")}
     # The finding about the course material: without a healthcheck a new task gets traffic before app.py listens.
     assert got == {**{cid: "passed" for cid in PHASE2}, "p2-rolling-update": "failed"}, result.stdout.str()
     update = by_id(report, "p2-rolling-update")
@@ -49,6 +50,15 @@ def test_course_compose_is_reported_truthfully(pytester: pytest.Pytester, client
     assert_within_floor(report)
     result.stdout.fnmatch_lines(["*Phase 2: wall * s / engine floor * s = *x"])
     assert leftovers(client) == [] and swarm_state(client) == "inactive"
+    # What the student saw, opened as a person would: a real browser, no console error, the update drawn with every
+    # refused request on it (the course's finding: each right after a new task started).
+    dom, console = browse(page, tmp_path / "report.png")
+    assert console == [] and "<script" not in page.read_text() and "http://" not in page.read_text().replace("http://www.w3.org", "")
+    chart = dom[dom.index('data-checkpoint="p2-rolling-update"'):]
+    chart = chart[:chart.index("</figure>")]
+    assert chart.count('class="failed"') == len(ev["timeline"]["failed"]) == ev["failed_requests"], ev["timeline"]
+    assert chart.count(">slot ") == 5 and 'data-checkpoint="p1-cpu-saturation"' in dom
+    assert (tmp_path / "report.png").stat().st_size > 50_000
 
 
 def test_healthcheck_variant_passes_all_eight(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
