@@ -280,13 +280,20 @@ def _matrix(args: argparse.Namespace) -> str:
         previous = kept
     # The base image the lab runs are told to use is the one copied into every engine.
     base = args.base_image or _given_base(list(args.pytest_args)) or DEFAULT_BASE_IMAGE
-    runs = ReleaseMatrix(args.docker.split(","), out, lab_command(lab_suite(), list(args.pytest_args)), lab_dir=lab_dir,
-                         base_image=base, parallel=args.parallel, timeout_s=args.timeout, swarm_nodes=int(args.swarm_nodes),
-                         progress=lambda line: print(line, flush=True)).run()
-    m, changes, written = write_matrix(runs, out, previous)
+    matrix = ReleaseMatrix(args.docker.split(","), out, lab_command(lab_suite(), list(args.pytest_args)), lab_dir=lab_dir,
+                           base_image=base, parallel=args.parallel, timeout_s=args.timeout, swarm_nodes=int(args.swarm_nodes),
+                           progress=lambda line: print(line, flush=True))
+    runs = matrix.run()
+    again = None if args.no_recheck else matrix.recheck(runs)
+    m, changes, written = write_matrix(runs, out, previous, again)
     lines = [f"matrix of {len(runs)} Docker releases into {out}: " + ", ".join(written)]
     lines += [f"Docker {r.release}: " + (f"{r.report['score']['earned']:g}/{r.report['score']['possible']}" if r.report else f"no result: {r.reason}")
               for r in runs]
+    if again is not None:
+        from pytest_orchlab.results.matrix import across_releases, not_reproduced
+
+        lines += [f"differs between the releases, measured twice: {line}" for line in across_releases(m)]
+        lines += [f"did not reproduce (not a release difference): {line}" for line in not_reproduced(m)]
     if previous is not None:
         lines.append(f"{len(changes)} change(s) since {previous}" + "".join(f"\n  {c}" for c in changes))
     if any(r.report is None for r in runs):
@@ -354,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     add_cli_option(p, "--base-image", where=f"matrix: also copied into every engine; default: the one after --, else {DEFAULT_BASE_IMAGE}")
     p.add_argument("--previous", default=None, help="a matrix.json to diff against (default: the one already in --out)")
     p.add_argument("--parallel", action="store_true", help="all engines at once (CPU sweeps still take turns)")
+    p.add_argument("--no-recheck", action="store_true",
+                   help="one pass only: a difference between the releases is not measured again before it is reported")
     p.add_argument("--timeout", type=float, default=1800.0)
     add_cli_option(p, "--swarm-nodes", default="1", where="matrix: each release as a swarm of N inner engines, with the phase2x checkpoints")
     p.set_defaults(fn=_matrix, pytest_args=[])

@@ -3,6 +3,8 @@
 Engines run one after another by default (Phase 1 measures CPU); ``parallel`` starts them together and
 lets the machine's ``cpu`` turn keep the saturation sweeps apart. Every inner engine carries the
 matrix run's label, is removed as soon as its run ends, also on Ctrl-C, and is swept after a crash.
+Where the releases' outcomes differ, the phases holding those checkpoints run once more on every release
+(each on a fresh engine, under ``<release>/recheck/``): the matrix calls it a difference only if it reproduces.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pytest_orchlab.core.text import t
 from pytest_orchlab.docker.engine import RUN_LABEL, Engine
 from pytest_orchlab.docker.engines import ENGINE_LABEL, InnerEngine, build_engine_image, release_of, remove_engines, start_engine
 from pytest_orchlab.grading.labrun import run_lab
-from pytest_orchlab.results.matrix import Matrix, diff, markdown, png
+from pytest_orchlab.results.matrix import Matrix, diff, differing, markdown, png
+
+PHASE_MARKS = (("p2x-", "phase2x"), ("p1-", "phase1"), ("p2-", "phase2"), ("p3-", "phase3"))
 
 
 @dataclass
@@ -52,23 +56,36 @@ class ReleaseMatrix:
         return labels.get(RUN_LABEL) == self.host.run_id
 
     def run(self) -> list[ReleaseRun]:
-        from pytest_orchlab.core.runs import RunLock
-
         for release in self.releases:
             self.progress(build_engine_image(self.host.client, release, progress=self.progress))
+        return self._run(self.releases)
+
+    def _run(self, releases: Sequence[str], sub: str = "", selection: Sequence[str] = ()) -> list[ReleaseRun]:
+        from pytest_orchlab.core.runs import RunLock
+
         with RunLock(self.host.run_id):
             try:
                 if self.parallel:
-                    with ThreadPoolExecutor(max_workers=len(self.releases), thread_name_prefix="orchlab-matrix") as pool:
-                        return list(pool.map(self.one, self.releases))
-                return [self.one(r) for r in self.releases]
+                    with ThreadPoolExecutor(max_workers=len(releases), thread_name_prefix="orchlab-matrix") as pool:
+                        return list(pool.map(lambda r: self.one(r, sub, selection), releases))
+                return [self.one(r, sub, selection) for r in releases]
             finally:
                 removed = remove_engines(self.host.client, self._mine)
                 if removed:
                     self.progress("orchlab: removed " + ", ".join(removed))
 
-    def one(self, release: str) -> ReleaseRun:
-        here = self.out / release
+    def recheck(self, runs: Sequence[ReleaseRun]) -> list[ReleaseRun] | None:
+        """The phases whose checkpoints differed between the releases, run once more on each (None: nothing differed)."""
+        ids = differing(matrix_of(runs))
+        marks = list(dict.fromkeys(mark for cid in ids for prefix, mark in PHASE_MARKS if cid.startswith(prefix)))
+        if not ids:
+            return None
+        self.progress(f"orchlab: {', '.join(ids)} differ between the releases: measuring {' and '.join(marks)} again on each")
+        # The last -m is pytest's selection: these phases whole, as their checkpoints need what comes before them.
+        return self._run([r.release for r in runs if r.report is not None], sub="recheck", selection=("-m", " or ".join(marks)))
+
+    def one(self, release: str, sub: str = "", selection: Sequence[str] = ()) -> ReleaseRun:
+        here = self.out / release / sub if sub else self.out / release
         here.mkdir(parents=True, exist_ok=True)
         (here / "report.json").unlink(missing_ok=True)
         result = ReleaseRun(release)
@@ -76,12 +93,12 @@ class ReleaseMatrix:
         try:
             if self.swarm_nodes > 1:
                 self.progress(f"orchlab: Docker {release}: running the lab suite on {self.swarm_nodes} nodes ...")
-                result.exit_code, result.reason = self._pytest(None, here, ["--swarm-nodes", str(self.swarm_nodes), "--swarm-release", release])
+                result.exit_code, result.reason = self._pytest(None, here, ["--swarm-nodes", str(self.swarm_nodes), "--swarm-release", release, *selection])
             else:
                 result.engine = start_engine(self.host.client, release, labels={RUN_LABEL: self.host.run_id},
                                              base_image=self.base_image, progress=self.progress)
                 self.progress(f"orchlab: Docker {release}: {result.engine.describe()}; running the lab suite ...")
-                result.exit_code, result.reason = self._pytest(result.engine, here)
+                result.exit_code, result.reason = self._pytest(result.engine, here, selection)
         except OrchlabError as exc:
             result.reason = exc.render("en")
         finally:
@@ -113,9 +130,17 @@ class ReleaseMatrix:
         return done.exit_code, done.reason
 
 
-def write_matrix(runs: Sequence[ReleaseRun], out: Path, previous: Path | None) -> tuple[Matrix, list[str], list[str]]:
-    """matrix.json, matrix.md and matrix.png in ``out``; the diff against ``previous`` (a matrix.json) if given."""
-    m = Matrix.from_reports({r.release: r.report for r in runs}, {r.release: r.about for r in runs})
+def matrix_of(runs: Sequence[ReleaseRun]) -> Matrix:
+    return Matrix.from_reports({r.release: r.report for r in runs}, {r.release: r.about for r in runs})
+
+
+def write_matrix(runs: Sequence[ReleaseRun], out: Path, previous: Path | None,
+                 again: Sequence[ReleaseRun] | None = None) -> tuple[Matrix, list[str], list[str]]:
+    """matrix.json, matrix.md and matrix.png in ``out``; the diff against ``previous`` (a matrix.json) if given;
+    ``again``: the recheck's runs, which decide whether a difference between the releases reproduced."""
+    m = matrix_of(runs)
+    if again is not None:
+        m = m.with_recheck(matrix_of(again))
     changes: list[str] | None = None
     if previous is not None:
         try:

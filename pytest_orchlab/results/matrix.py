@@ -1,12 +1,16 @@
 """The release matrix: one row per checkpoint, one column per Docker release, and what changed since last time.
 
+A checkpoint whose outcome differs between the releases is measured once more on every release (the recheck);
+it is reported as a difference between the releases only when the recheck gives every release the same outcome
+again, and otherwise as one that did not reproduce (the machine's noise, not Docker's doing).
+
 Pure: built from the lab's JSON reports, written as Markdown, JSON and a PNG chart; no Docker, no pytest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +69,7 @@ class Matrix:
 
     columns: dict[str, dict[str, Any]]
     cells: dict[str, dict[str, Cell]]
+    rechecked: dict[str, dict[str, str]] = field(default_factory=dict)  # checkpoint -> release -> the recheck's outcome
 
     @classmethod
     def from_reports(cls, reports: Mapping[str, Mapping[str, Any] | None], about: Mapping[str, Mapping[str, Any]]) -> Matrix:
@@ -94,7 +99,13 @@ class Matrix:
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "releases": self.columns,
                 "cells": {cid: {r: {"outcome": c.outcome, "figures": c.figures, "message": c.message}
-                                for r, c in by.items()} for cid, by in self.cells.items()}}
+                                for r, c in by.items()} for cid, by in self.cells.items()},
+                "rechecked": self.rechecked}
+
+    def with_recheck(self, again: Matrix) -> Matrix:
+        """This matrix with the outcomes ``again`` measured for the checkpoints that differed between the releases."""
+        rechecked = {cid: {r: again.cell(cid, r).outcome for r in self.columns} for cid in differing(self)}
+        return Matrix(self.columns, self.cells, rechecked)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Matrix:
@@ -102,7 +113,8 @@ class Matrix:
             raise ValueError(f"not an orchlab matrix file (schema {data.get('schema')!r}, expected {SCHEMA!r})")
         cells = {cid: {r: Cell(c["outcome"], dict(c.get("figures", {})), c.get("message", "")) for r, c in by.items()}
                  for cid, by in data["cells"].items()}
-        return cls(dict(data["releases"]), cells)
+        rechecked = {cid: {r: str(o) for r, o in by.items()} for cid, by in (data.get("rechecked") or {}).items()}
+        return cls(dict(data["releases"]), cells, rechecked)
 
 
 def _column_head(release: str, col: Mapping[str, Any]) -> str:
@@ -126,8 +138,12 @@ def markdown(m: Matrix, diff_lines: Sequence[str] | None = None) -> str:
         score.append("crashed" if col.get("crashed") else f"{_num(earned)}/{s.get('possible', '?')}" if earned is not None else "?")
     out.append("| **score** | " + " | ".join(score) + " |")
     out += ["", "Engines: " + "; ".join(f"{r}: {m.columns[r].get('describe', '')}" for r in releases)]
-    differs = across_releases(m)
+    differs, unsteady = across_releases(m), not_reproduced(m)
     out += ["", "## Where the releases differ", "", *([f"- {line}" for line in differs] or ["- nowhere: every checkpoint has the same outcome"])]
+    if unsteady:
+        out += ["", "## Differences that did not reproduce", "",
+                "Measured again on every release, these came out otherwise: not a difference between the releases.", "",
+                *[f"- {line}" for line in unsteady]]
     if diff_lines is not None:
         out += ["", "## Changes since the previous matrix", "", *([f"- {line}" for line in diff_lines] or ["- none"])]
     return "\n".join(out) + "\n"
@@ -159,14 +175,28 @@ def diff(before: Matrix, after: Matrix) -> list[str]:
     return lines
 
 
+def differing(m: Matrix) -> list[str]:
+    """Checkpoints whose outcome differs between the releases that ran (a crashed release tells nothing)."""
+    ran = [r for r in m.columns if not m.columns[r].get("crashed")]
+    return [cid for cid in m.ids() if len({m.cell(cid, r).outcome for r in ran}) > 1]
+
+
+def _reproduced(m: Matrix, cid: str) -> bool:
+    again = m.rechecked.get(cid)
+    return again is None or all(again.get(r) == m.cell(cid, r).outcome for r in m.columns if not m.columns[r].get("crashed"))
+
+
 def across_releases(m: Matrix) -> list[str]:
-    """Checkpoints whose outcome differs between the releases of one matrix."""
-    lines = []
-    for cid in m.ids():
-        outcomes = {r: m.cell(cid, r).outcome for r in m.columns}
-        if len(set(outcomes.values())) > 1:
-            lines.append(f"`{cid}`: " + ", ".join(f"{r} {o}" for r, o in outcomes.items()))
-    return lines
+    """Checkpoints whose outcome differs between the releases, and did so again when measured once more
+    (a matrix without a recheck: every difference)."""
+    return [f"`{cid}`: " + ", ".join(f"{r} {m.cell(cid, r).outcome}" for r in m.columns) + (" (and again when rechecked)" if cid in m.rechecked else "")
+            for cid in differing(m) if _reproduced(m, cid)]
+
+
+def not_reproduced(m: Matrix) -> list[str]:
+    """Differences that the recheck did not give again: each release's first outcome, then the recheck's."""
+    return [f"`{cid}`: " + ", ".join(f"{r} {m.cell(cid, r).outcome} then {m.rechecked[cid].get(r, 'missing')}" for r in m.columns)
+            for cid in differing(m) if not _reproduced(m, cid)]
 
 
 def png(m: Matrix, path: Path) -> None:

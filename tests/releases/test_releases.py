@@ -20,7 +20,7 @@ import pytest
 from pytest_orchlab.cli import main
 from pytest_orchlab.docker.engine import RUN_LABEL
 from pytest_orchlab.docker.engines import ENGINE_LABEL, remove_engines, start_engine
-from pytest_orchlab.results.matrix import Matrix
+from pytest_orchlab.results.matrix import Matrix, across_releases, differing, not_reproduced
 from tests.helpers import BASE_IMAGE, SAMPLE, class_folder
 from tests.releases.conftest import labelled
 
@@ -97,6 +97,12 @@ def test_the_matrix_on_two_releases_with_a_diff(client: docker.DockerClient, tmp
     else:  # still failed: the figure moved by more than a quarter (60 → about 90 %)
         assert "`p1-cpu-saturation` on Docker 20.10: peak_cpu_pct 60 →" in md
     assert "new release column: Docker 26.1" in md
+    # A difference between the releases was measured once more on each before it is called one.
+    assert set(m.rechecked) == set(differing(m)), m.rechecked
+    for cid in m.rechecked:
+        assert all((out / r / "recheck" / "report.json").exists() for r in m.columns), cid
+        assert sum(line.startswith(f"`{cid}`") for line in across_releases(m) + not_reproduced(m)) == 1, md
+        assert ("did not reproduce" in md) == bool(not_reproduced(m))
     assert (out / "matrix.previous.json").exists() and (out / "matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert labelled(client, ENGINE_LABEL) == [], "every inner engine of the matrix is gone"
 

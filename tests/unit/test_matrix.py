@@ -10,7 +10,7 @@ import pytest
 
 from pytest_orchlab.core.errors import OrchlabError
 from pytest_orchlab.docker.engines import dpkg_version, release_of
-from pytest_orchlab.results.matrix import Matrix, across_releases, diff, markdown, png
+from pytest_orchlab.results.matrix import Matrix, across_releases, diff, differing, markdown, not_reproduced, png
 
 
 def report(peak: float, update_outcome: str = "passed", update_s: float = 134.0) -> dict[str, Any]:
@@ -36,6 +36,24 @@ def test_cells_carry_outcome_and_key_figures() -> None:
     assert "| `p1-cpu-saturation` | ✅ 94.8 % CPU | ✅ 93.1 % CPU |" in md
     assert "❌ 150 s · 12 failed" in md and "| **score** | 10/11 | 10/11 |" in md
     assert across_releases(m) == ["`p2-rolling-update`: 20.10 passed, 26.1 failed"]
+
+
+def test_a_difference_is_one_only_when_the_recheck_gives_it_again() -> None:
+    first = matrix(**{"20_10": report(94.8), "26_1": report(93.1, "failed", 150.0)})
+    assert differing(first) == ["p2-rolling-update"]
+    # Measured again: 26.1 failed again, so the releases differ.
+    confirmed = first.with_recheck(matrix(**{"20_10": report(95.0), "26_1": report(92.0, "failed", 151.0)}))
+    assert confirmed.rechecked == {"p2-rolling-update": {"20.10": "passed", "26.1": "failed"}}
+    assert across_releases(confirmed) == ["`p2-rolling-update`: 20.10 passed, 26.1 failed (and again when rechecked)"]
+    assert not_reproduced(confirmed) == [] and "did not reproduce" not in markdown(confirmed)
+    # Measured again: 26.1 passed this time: noise, not Docker's doing; said as such, not as a release difference.
+    noisy = first.with_recheck(matrix(**{"20_10": report(95.0), "26_1": report(92.0)}))
+    assert across_releases(noisy) == [] and not_reproduced(noisy) == ["`p2-rolling-update`: 20.10 passed then passed, 26.1 failed then passed"]
+    md = markdown(noisy)
+    assert "## Where the releases differ\n\n- nowhere" in md and "## Differences that did not reproduce" in md
+    assert Matrix.from_json(json.loads(json.dumps(noisy.to_json()))).rechecked == noisy.rechecked
+    # A release that crashed tells nothing about a difference.
+    assert differing(matrix(**{"20_10": report(94.8), "28_5": None})) == []
 
 
 def test_json_round_trip_and_a_crashed_release() -> None:
