@@ -14,39 +14,23 @@ from typing import Any
 
 import pytest
 
-from pytest_orchlab.core.errors import LabInputError, NotGradable, OrchlabError, docker_failure
+from pytest_orchlab.core.errors import classified
 from pytest_orchlab.core.signals import interrupts_clean_up
 from pytest_orchlab.results.checklist import BY_ID
 from pytest_orchlab.results.outcome import Happened, decide, lab_order
 from pytest_orchlab.results.report import WORD, Report, Result
 from pytest_orchlab.settings import Settings
 from pytest_orchlab.state import STATE, LabState, checkpoint_of, placed
+from pytest_orchlab.statusline import StatusLine, checklist
 
 OUTCOME_KEY = "orchlab_outcome"
 
 
 def _classify(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
     """(outcome, one-paragraph message, hint) for an exception raised by a checkpoint."""
-    import docker.errors
-    import requests.exceptions
-
-    if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
-        exc = docker_failure(exc)
-    if isinstance(exc, NotGradable):
-        return "not-gradable", exc.text.render(lang), exc.fix.render(lang) if exc.fix else None
-    if isinstance(exc, LabInputError):
-        return "failed", exc.text.render(lang), exc.fix.render(lang) if exc.fix else None
-    if isinstance(exc, OrchlabError):
-        return "failed", exc.render(lang), None
     if isinstance(exc, pytest.fail.Exception):
         return "failed", str(exc.msg), None
-    if isinstance(exc, AssertionError):
-        said = str(exc).strip() or ("assert 가 실패했습니다" if lang == "ko" else "an assert failed")
-        return "failed", said, None
-    return "not-gradable", (
-        f"pytest-orchlab 내부 오류 {type(exc).__name__}: {exc}" if lang == "ko"
-        else f"pytest-orchlab internal error {type(exc).__name__}: {exc} (please report it)"
-    ), None
+    return classified(exc, lang)
 
 
 class LabSession:
@@ -227,17 +211,10 @@ class LabSession:
                     report.cleanup.append("LEFT BEHIND: " + ", ".join(left))
             except Exception as exc:  # noqa: BLE001 - the report must still be written
                 report.cleanup.append(f"cleanup could not reach the engine: {exc}")
-        for phase, (begin, end) in sorted(state.phase_spans.items()):
-            report.timings[f"phase{phase}"] = end - begin
-            floor = sum(float(r.evidence.get("engine_s") or 0) for r in report.results.values() if r.phase == phase)
-            if floor:
-                # What the engine itself needed (configured delays, grace periods, task starts), from its events.
-                report.timings[f"phase{phase}_engine_floor"] = floor
+        state.close_timings()
         if state.busy_turn is not None:
             state.busy_turn.release()
             state.busy_turn = None
-        report.timings["session"] = time.monotonic() - state.started + float(report.carried.get("timings", {}).get("session", 0))
-        report.finished = time.time()
         try:
             self.write_results()
         finally:
@@ -257,26 +234,7 @@ class LabSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.status is not None:
             self.status.clear()
-        state = self.state
-        if not state.report.results:
-            return
-        lang = state.settings.lang
-        terminalreporter.section("orchlab: 실습 체크리스트" if lang == "ko" else "orchlab: lab checklist")
-        where = state.lab.shown if state.lab is not None else state.settings.lab_dir
-        how = state.settings.sources.get("lab_dir", "")
-        terminalreporter.write_line(f"{'실습 폴더' if lang == 'ko' else 'lab folder'}: {where} ({how})")
-        for line in state.report.checklist():
-            terminalreporter.write_line(line)
-        if state.multinode_deselected:
-            n = state.multinode_deselected
-            terminalreporter.write_line(f"phase2x: 다중 노드 체크포인트 {n}개는 실행하지 않았습니다 (--swarm-nodes 3 이 필요)" if lang == "ko"
-                                        else f"phase2x: {n} multi-node checkpoint(s) not run (they need --swarm-nodes 3)")
-        if any(c.startswith(("LEFT BEHIND", "could not remove")) for c in state.report.cleanup):
-            terminalreporter.write_line("; ".join(state.report.cleanup), red=True)
-        if state.settings.report:
-            terminalreporter.write_line(f"report: {state.settings.report}")
-        for line in state.written:
-            terminalreporter.write_line(line)
+        checklist(terminalreporter, self.state)
 
 
 def activate(config: pytest.Config) -> LabState:
@@ -298,8 +256,6 @@ def activate(config: pytest.Config) -> LabState:
     run_id = new_run_id()
     state = LabState(settings, Report(run_id, settings.lang, settings.lab_dir), run_id)
     config.stash[STATE] = state
-
-    from pytest_orchlab.statusline import StatusLine
 
     progress = StatusLine(config)
     state.progress = progress

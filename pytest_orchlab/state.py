@@ -60,6 +60,18 @@ class LabState:
             self.lab, self.report.submission = snapshot(self.settings.lab_dir, self.run_id)
         return self.lab
 
+    def close_timings(self) -> None:
+        """Each phase's wall time and, from the engine's events, what the engine itself needed of it (configured
+        delays, grace periods, task starts); the session's time, with a continued session's first part."""
+        report = self.report
+        for phase, (begin, end) in sorted(self.phase_spans.items()):
+            report.timings[f"phase{phase}"] = end - begin
+            floor = sum(float(r.evidence.get("engine_s") or 0) for r in report.results.values() if r.phase == phase)
+            if floor:
+                report.timings[f"phase{phase}_engine_floor"] = floor
+        report.timings["session"] = time.monotonic() - self.started + float(report.carried.get("timings", {}).get("session", 0))
+        report.finished = time.time()
+
     @contextlib.contextmanager
     def background_paused(self) -> Iterator[None]:
         """Pause every background load of this run for the block (another run measures CPU meanwhile)."""

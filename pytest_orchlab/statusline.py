@@ -1,5 +1,6 @@
 """Progress as pytest shows it: on a terminal, one live status after pytest's own progress line, erased before pytest
-writes its next letter (so the file name is never printed twice); elsewhere (CI logs, pipes), plain lines."""
+writes its next letter (so the file name is never printed twice); elsewhere (CI logs, pipes), plain lines. And the
+checklist pytest's terminal summary ends with."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import shutil
 from typing import Any
 
 import pytest
+
+from pytest_orchlab.state import LabState
 
 MARK = " ⏳ "
 PYTEST_PART = 48
@@ -60,3 +63,26 @@ class StatusLine:
             with self._lifted():
                 self._erase(terminal)
                 terminal.flush()
+
+
+def checklist(terminalreporter: Any, state: LabState) -> None:
+    """The closing section: the lab folder, a line per checkpoint, what was not run or left behind, what was written."""
+    if not state.report.results:
+        return
+    lang = state.settings.lang
+    terminalreporter.section("orchlab: 실습 체크리스트" if lang == "ko" else "orchlab: lab checklist")
+    where = state.lab.shown if state.lab is not None else state.settings.lab_dir
+    how = state.settings.sources.get("lab_dir", "")
+    terminalreporter.write_line(f"{'실습 폴더' if lang == 'ko' else 'lab folder'}: {where} ({how})")
+    for line in state.report.checklist():
+        terminalreporter.write_line(line)
+    if state.multinode_deselected:
+        n = state.multinode_deselected
+        terminalreporter.write_line(f"phase2x: 다중 노드 체크포인트 {n}개는 실행하지 않았습니다 (--swarm-nodes 3 이 필요)" if lang == "ko"
+                                    else f"phase2x: {n} multi-node checkpoint(s) not run (they need --swarm-nodes 3)")
+    if any(c.startswith(("LEFT BEHIND", "could not remove")) for c in state.report.cleanup):
+        terminalreporter.write_line("; ".join(state.report.cleanup), red=True)
+    if state.settings.report:
+        terminalreporter.write_line(f"report: {state.settings.report}")
+    for line in state.written:
+        terminalreporter.write_line(line)

@@ -46,3 +46,27 @@ def docker_failure(exc: BaseException) -> NotGradable:
             "check the engine with `docker info` and run again.",
         ),
     )
+
+
+def classified(exc: BaseException, lang: str) -> tuple[str, str, str | None]:
+    """(outcome, one-paragraph message, hint) of an error a checkpoint raised: the engine's and the network's
+    errors and :class:`NotGradable` are not gradable, a lab's mistake and a failed assert are failed, anything
+    else is orchlab's own fault (not gradable, with its type, to report)."""
+    import docker.errors
+    import requests.exceptions
+
+    if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
+        exc = docker_failure(exc)
+    if isinstance(exc, NotGradable):
+        return "not-gradable", exc.text.render(lang), exc.fix.render(lang) if exc.fix else None
+    if isinstance(exc, LabInputError):
+        return "failed", exc.text.render(lang), exc.fix.render(lang) if exc.fix else None
+    if isinstance(exc, OrchlabError):
+        return "failed", exc.render(lang), None
+    if isinstance(exc, AssertionError):
+        said = str(exc).strip() or ("assert 가 실패했습니다" if lang == "ko" else "an assert failed")
+        return "failed", said, None
+    return "not-gradable", (
+        f"pytest-orchlab 내부 오류 {type(exc).__name__}: {exc}" if lang == "ko"
+        else f"pytest-orchlab internal error {type(exc).__name__}: {exc} (please report it)"
+    ), None

@@ -18,8 +18,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from pytest_orchlab.cli import main
+from pytest_orchlab.core.runs import kubeconfig_path
 from pytest_orchlab.docker.engine import RUN_LABEL
-from pytest_orchlab.kube.cluster import kubeconfig_path
 from pytest_orchlab.kube.connect import Cluster, find_cluster
 from pytest_orchlab.measure.waiting import poll
 from tests.helpers import BASE_IMAGE, ROOT, SAMPLE, by_id, leftovers, outcomes, run_lab, start_lab_until, student_image
@@ -219,7 +219,11 @@ def test_a_hostile_manifest_reaches_nothing_and_other_pods_stay(cluster: None, p
     finally:
         k8s.apps.delete_namespaced_deployment("teacher", "default", propagation_policy="Foreground", _preload_content=False)
         for pod in k8s.core.list_namespaced_pod("default", label_selector="app=teacher").items:
-            k8s.core.delete_namespaced_pod(pod.metadata.name, "default", grace_period_seconds=0, _preload_content=False)
+            try:  # the deployment's own deletion may have removed it between the list and this call
+                k8s.core.delete_namespaced_pod(pod.metadata.name, "default", grace_period_seconds=0, _preload_content=False)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
         poll(lambda: not client.containers.list(filters={"label": "io.kubernetes.pod.namespace=default"}), bool, timeout=60, interval=0.5)
     no_run_objects(client)
 

@@ -49,3 +49,21 @@ def test_the_labs_order_is_phase_file_line_with_requirements_first() -> None:
     items = [(Placed("b", 1, "t1.py", 30, ("a",)), "b"), (Placed("a", 1, "t1.py", 40), "a"), (Placed("p2", 2, "t2.py", 1), "p2"),
              (Placed("c", 0, "course.py", 1), "c")]
     assert lab_order(items) == ["a", "b", "p2", "c"]
+
+
+def test_an_error_a_checkpoint_raised_is_classified_as_a_student_would_need_it() -> None:
+    import docker.errors
+    import requests.exceptions
+
+    from pytest_orchlab.core.errors import LabInputError, NotGradable, classified
+
+    assert classified(NotGradable(t("엔진 없음", "no engine"), t("고침", "start it")), "en") == ("not-gradable", "no engine", "start it")
+    assert classified(LabInputError(t("틀림", "replicas: 2"), t("힌트", "set 3")), "en") == ("failed", "replicas: 2", "set 3")
+    # The engine's and the network's errors are the environment's, never the student's.
+    engine = classified(docker.errors.APIError("500 Server Error: boom"), "en")
+    assert engine[0] == "not-gradable" and "Docker engine returned an error: 500 Server Error: boom" in engine[1]
+    assert classified(requests.exceptions.ConnectionError("refused"), "en")[0] == "not-gradable"
+    assert classified(AssertionError(), "ko") == ("failed", "assert 가 실패했습니다", None)
+    # Anything else is orchlab's own fault, said as such, not the student's.
+    own = classified(KeyError("x"), "en")
+    assert own[0] == "not-gradable" and "internal error KeyError" in own[1] and "please report it" in own[1]
