@@ -175,15 +175,20 @@ def diff(before: Matrix, after: Matrix) -> list[str]:
     return lines
 
 
+def _ran(m: Matrix) -> list[str]:
+    """The releases whose run gave a report (a crashed release tells nothing about a difference)."""
+    return [r for r in m.columns if not m.columns[r].get("crashed")]
+
+
 def differing(m: Matrix) -> list[str]:
-    """Checkpoints whose outcome differs between the releases that ran (a crashed release tells nothing)."""
-    ran = [r for r in m.columns if not m.columns[r].get("crashed")]
+    """Checkpoints whose outcome differs between the releases that ran."""
+    ran = _ran(m)
     return [cid for cid in m.ids() if len({m.cell(cid, r).outcome for r in ran}) > 1]
 
 
 def _reproduced(m: Matrix, cid: str) -> bool:
     again = m.rechecked.get(cid)
-    return again is None or all(again.get(r) == m.cell(cid, r).outcome for r in m.columns if not m.columns[r].get("crashed"))
+    return again is None or all(again.get(r) == m.cell(cid, r).outcome for r in _ran(m))
 
 
 def across_releases(m: Matrix) -> list[str]:
