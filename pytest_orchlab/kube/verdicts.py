@@ -116,7 +116,8 @@ def self_healing(h: KubeHealing) -> Verdict:
     rec = h.recovery_seconds
     ev = {"deleted": h.deleted, "replacement": h.replacement, "recovery_s": None if rec is None else round(rec, 1),
           "ready_after": h.ready_after, "desired": h.desired,
-          "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"],
+          "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"], "answer_s": summary["answer_s"],
+          "timeouts_waited_on": summary["timeouts_waited_on"],
           "killed_at": round(h.deleted_at, 3), "timeline": traffic_series(h.samples, min([h.deleted_at, *(x.start for x in h.samples)]),
                                                                           max([h.deleted_at, *(x.start for x in h.samples)]))}
     broken = ([h.watch_error] if h.watch_error else []) + h.traffic_errors
@@ -138,8 +139,9 @@ def _rollout_evidence(roll: KubeRollout) -> dict[str, Any]:
     summary, after = summarize(roll.samples), summarize(roll.after)
     return {"completed": roll.completed, "seconds": round(roll.seconds, 1), "endpoints_settled_s": roll.settled_s,
             "images_after": sorted({p.image for p in roll.pods_after}), "answers_after": after["by_greeting"],
-            "requests": summary["requests"], "failed_requests": summary["failed"], "failures": summary["failures"],
-            "first_failures": summary["first_failures"], "strategy": roll.strategy, "readiness_probe": roll.readiness_probe,
+            "requests": summary["requests"], "failed_requests": summary["failed"], "failures": summary["failures"], "answer_s": summary["answer_s"],
+            "timeouts_waited_on": summary["timeouts_waited_on"], "first_failures": summary["first_failures"],
+            "strategy": roll.strategy, "readiness_probe": roll.readiness_probe,
             "timeline": traffic_series(roll.samples, roll.started, roll.ended or roll.started)}
 
 
@@ -157,8 +159,11 @@ def rolling_update(roll: KubeRollout) -> Verdict:
     if ev["failed_requests"]:
         why = t("" if roll.readiness_probe else " readinessProbe 가 없어 앱이 듣기 전에 파드가 Ready 가 됩니다.",
                 "" if roll.readiness_probe else " Without a readinessProbe a pod is Ready before app.py listens.")
-        problems.append(t(f"업데이트 중 {ev['requests']}건 중 {ev['failed_requests']}건 실패 {ev['failures']}.{why.ko}",
-                          f"{ev['failed_requests']} of {ev['requests']} requests failed during the update {ev['failures']}.{why.en}"))
+        waited = ev["timeouts_waited_on"]
+        where = t(f" 시간 초과 중 연결 대기 {waited.get('connect', 0)}건, 응답 대기 {waited.get('answer', 0)}건." if waited else "",
+                  f" Of the timeouts, {waited.get('connect', 0)} waited on the connection, {waited.get('answer', 0)} on the answer." if waited else "")
+        problems.append(t(f"업데이트 중 {ev['requests']}건 중 {ev['failed_requests']}건 실패 {ev['failures']}.{where.ko}{why.ko}",
+                          f"{ev['failed_requests']} of {ev['requests']} requests failed during the update {ev['failures']}.{where.en}{why.en}"))
     if problems:
         return Verdict(False, t("; ".join(p.ko for p in problems), "; ".join(p.en for p in problems)), ev,
                        t("컨테이너에 readinessProbe(httpGet /health, port 5000)를 추가하세요 (sample_app/variants/readiness 참고).",

@@ -44,12 +44,17 @@ class Timeline:
 
 
 def summarize(samples: list[Reply]) -> dict[str, Any]:
-    """Counts a teacher asks for: total, failed by kind, answers by task and by greeting."""
+    """Counts a teacher asks for: total, failed by kind, answers by task and by greeting, and how slow the answers were
+    (``answer_s``: the slowest beside the probe's timeout tells how far a run was from losing requests to a busy machine)."""
     failed = [s for s in samples if not s.ok]
+    took = sorted(s.seconds for s in samples if s.ok)
     return {
+        "answer_s": {"median": round(took[len(took) // 2], 4), "p99": round(took[min(len(took) - 1, int(len(took) * 0.99))], 4),
+                     "slowest": round(took[-1], 4)} if took else {},
         "requests": len(samples),
         "failed": len(failed),
         "failures": dict(Counter(s.fate for s in failed)),
+        "timeouts_waited_on": dict(Counter(s.stalled for s in failed if s.stalled)),
         "by_task": dict(Counter(s.answered_by for s in samples if s.ok and s.answered_by)),
         "by_greeting": dict(Counter(s.greeting for s in samples if s.ok and s.greeting)),
         "first_failures": [{"t": round(s.start, 2), "fate": s.fate} for s in failed[:10]],

@@ -40,6 +40,7 @@ class Reply:
     greeting: str | None = None
     answered_by: str | None = None
     address: str | None = None
+    stalled: str | None = None  # a timeout's wait: "connect" (no SYN-ACK came: the network) or "answer" (connected: the app)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +113,7 @@ async def fetch(host: str, port: int, path: str = "/", timeout: float = 5.0, req
     done: asyncio.Future[bytes] = loop.create_future()
     transport: asyncio.BaseTransport | None = None
     sock: socket.socket | None = None
+    connected = False
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
@@ -119,10 +121,12 @@ async def fetch(host: str, port: int, path: str = "/", timeout: float = 5.0, req
         # request; ``host`` is an address already resolved once by the caller.
         async with asyncio.timeout(timeout):
             await loop.sock_connect(sock, (host, port))
+            connected = True
             transport, _ = await loop.create_connection(lambda: _Exchange(request or _request(host, port, path), done), sock=sock)
             data = await done
     except Exception as exc:  # noqa: BLE001 - every failure is data here
-        return Reply(start, time.monotonic() - start, error=_error_kind(exc))
+        kind = _error_kind(exc)
+        return Reply(start, time.monotonic() - start, error=kind, stalled=("answer" if connected else "connect") if kind == "timeout" else None)
     finally:
         if transport is not None:
             transport.close()

@@ -175,7 +175,8 @@ def self_healing(h: Healing) -> Verdict:
     rec = h.recovery_seconds
     ev = {"killed_container": h.killed_container, "replacement_task": h.replacement_task,
           "recovery_s": None if rec is None else round(rec, 1), "replicas_after": h.replicas_after, "desired": h.desired,
-          "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"],
+          "failed_requests": summary["failed"], "requests": summary["requests"], "failures": summary["failures"], "answer_s": summary["answer_s"],
+          "timeouts_waited_on": summary["timeouts_waited_on"],
           "engine_s": None if rec is None else round(rec, 1), "killed_at": round(h.killed_at, 3),
           "timeline": traffic_series(h.samples, min([h.killed_at, *(x.start for x in h.samples)]),
                                      max([h.killed_at, *(x.start for x in h.samples)]))}
@@ -231,7 +232,8 @@ def rolling_update(roll: Rollout, parallelism: int) -> Verdict:
           "configured_floor_s": round(roll.floor_seconds(roll.stop_grace_s), 1), "max_concurrently_updating": conc,
           "configured_parallelism": parallelism, "gaps_s": gaps, "configured_delay_s": roll.delay,
           "images_after": images, "answers_after": after["by_greeting"], "requests": summary["requests"],
-          "failed_requests": summary["failed"], "failures": summary["failures"], "first_failures": summary["first_failures"],
+          "failed_requests": summary["failed"], "failures": summary["failures"], "answer_s": summary["answer_s"],
+          "timeouts_waited_on": summary["timeouts_waited_on"], "first_failures": summary["first_failures"],
           "replacements": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in roll.replacements()],
           "timeline": traffic_series(roll.samples, roll.started, roll.ended or roll.started)}
     unseen = _unobserved(roll)
@@ -269,7 +271,8 @@ def rolled_back(roll: Rollout) -> Verdict:
     images = sorted({r["image"] for r in roll.tasks_after})
     ev = {"state": roll.state, "seconds": round(roll.seconds, 1), "engine_s": round(roll.engine_seconds(), 1), "images_after": images,
           "answers_after": after["by_greeting"], "requests": summary["requests"], "failed_requests": summary["failed"],
-          "failures": summary["failures"], "configured_delay_s": roll.delay,
+          "failures": summary["failures"], "answer_s": summary["answer_s"],
+          "timeouts_waited_on": summary["timeouts_waited_on"], "configured_delay_s": roll.delay,
           "replacements": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in roll.replacements()],
           "timeline": traffic_series(roll.samples, roll.started, roll.ended or roll.started)}
     broken = _broken_sources(None, roll.traffic_errors)

@@ -55,3 +55,19 @@ def test_broken_manifests_are_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("kind: Service\nmetadata:\n  name: hello-k8s\n")
     with pytest.raises(LabInputError, match="no Deployment named hello-k8s"):
         read_manifests(tmp_path, {}, {})
+
+
+def test_a_rolling_update_with_timeouts_fails_and_says_what_they_waited_on() -> None:
+    from pytest_orchlab.kube.deployment import PodView
+    from pytest_orchlab.kube.experiments import KubeRollout
+    from pytest_orchlab.kube.verdicts import rolling_update
+    from pytest_orchlab.measure.traffic import Reply
+
+    pods = [PodView(f"hello-k8s-{n}", "Running", True, "simple-web:v2", "", 0, False) for n in range(3)]
+    ok = [Reply(100.0 + n / 50, 0.004, 200, greeting="Greetings", answered_by=f"hello-k8s-{n % 3}") for n in range(100)]
+    lost = [Reply(100.3, 3.0, error="timeout", stalled="connect"), Reply(100.32, 3.0, error="timeout", stalled="connect")]
+    roll = KubeRollout("update", "simple-web:v2", 100.0, 102.0, True, 3, pods, ok + lost, ok[-20:], readiness_probe=True)
+    verdict = rolling_update(roll)
+    assert not verdict.passed and verdict.evidence["timeouts_waited_on"] == {"connect": 2}
+    assert "2 waited on the connection, 0 on the answer" in verdict.seen.en
+    assert verdict.evidence["answer_s"]["slowest"] == 0.004

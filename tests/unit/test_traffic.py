@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_orchlab.measure.traffic import load, percentile, probe
+from pytest_orchlab.measure.timeline import summarize
+from pytest_orchlab.measure.traffic import Reply, load, percentile, probe
 
 
 class Hello(BaseHTTPRequestHandler):
@@ -49,7 +50,26 @@ def test_refused_and_timeout_are_told_apart() -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        assert probe("127.0.0.1", silent.getsockname()[1], timeout=0.3).fate == "timeout"
+        answered = probe("127.0.0.1", silent.getsockname()[1], timeout=0.3)
+        assert answered.fate == "timeout" and answered.stalled == "answer"  # connected: the app kept silent
+    assert probe("127.0.0.1", free_port()).stalled is None  # only a timeout says where it waited
+
+
+def test_a_timeout_says_whether_it_waited_on_the_connection_or_on_the_answer() -> None:
+    with socket.socket() as full:  # a listen queue already full: the kernel drops the next SYN, nothing answers it
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        queued = [socket.create_connection(full.getsockname(), timeout=1)]  # listen(0) holds one
+        try:
+            stalled = probe("127.0.0.1", full.getsockname()[1], timeout=0.3)
+        finally:
+            for s in queued:
+                s.close()
+    assert stalled.fate == "timeout" and stalled.stalled == "connect"
+    samples = [stalled, Reply(0.0, 0.01, 200), Reply(0.0, 0.03, 200), Reply(0.0, 0.3, error="timeout", stalled="answer")]
+    seen = summarize(samples)
+    assert seen["timeouts_waited_on"] == {"connect": 1, "answer": 1} and seen["failures"] == {"timeout": 2}
+    assert seen["answer_s"] == {"median": 0.03, "p99": 0.03, "slowest": 0.03} and summarize([])["answer_s"] == {}
 
 
 def test_load_counts_every_request(server: int) -> None:
