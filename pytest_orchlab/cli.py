@@ -170,11 +170,13 @@ def _grade(args: argparse.Namespace) -> str:
         return ClassRun(students, out, lab_command(lab_suite(), extra), regrade=args.regrade, timeout_s=args.timeout,
                         formats=args.format, progress=say, run_id=host.run_id, **where)  # type: ignore[arg-type]
 
-    from pytest_orchlab.grading.capacity import auto_jobs
+    from pytest_orchlab.grading.capacity import auto_jobs, cpu_budget
 
     jobs = auto_jobs(len(students)) if args.jobs == "auto" else int(args.jobs)
-    if args.jobs == "auto":
-        say(f"orchlab: --jobs auto: {jobs} at a time on this machine ({os.cpu_count()} cores)")
+    budget = cpu_budget() if args.jobs == "auto" else None
+    if budget is not None:
+        say(f"orchlab: --jobs auto: up to {jobs} at a time on this machine ({os.cpu_count()} cores), as many as "
+            f"{budget:.0f} % of a core carries (a lab whose stack runs a healthcheck weighs more)")
     with RunLock(host.run_id):
         if specs:
             # One student at a time on each engine: an address as given, or an inner engine of a Docker release
@@ -196,7 +198,7 @@ def _grade(args: argparse.Namespace) -> str:
 
             say(f"orchlab: {jobs} at a time on one engine: first every student's Phase 1 (the CPU sweeps one after another, "
                 "alone on the machine), then the rest of each lab side by side, sharing one swarm.")
-            run = class_run(jobs=jobs, stage_two=lambda: Swarm(host, progress=say))
+            run = class_run(jobs=jobs, stage_two=lambda: Swarm(host, progress=say), budget=budget)
             outcomes = run.run_all()
         else:
             run = class_run()

@@ -13,12 +13,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_orchlab.core.runs import kubeconfig_path, run_folder
+from pytest_orchlab.grading.capacity import next_to_start, phase2_cost, side_by_side_order
 from pytest_orchlab.grading.labrun import run_lab
 from pytest_orchlab.grading.roster import Student
 from pytest_orchlab.results.signing import KEY_ENV, sign, verify
@@ -131,7 +132,7 @@ class ClassRun:
     def __init__(self, students: Sequence[Student], out: Path, command: Sequence[str], *, regrade: bool = False,
                  timeout_s: float = 1800.0, progress: Callable[[str], None] = print, formats: Sequence[str] = (),
                  jobs: int = 1, engines: Sequence[str] = (), run_id: str = "",
-                 stage_two: Callable[[], contextlib.AbstractContextManager[object]] | None = None) -> None:
+                 stage_two: Callable[[], contextlib.AbstractContextManager[object]] | None = None, budget: float | None = None) -> None:
         self.students, self.out, self.command = list(students), out, list(command)
         self.regrade, self.timeout_s, self.progress, self.formats = regrade, timeout_s, progress, list(formats)
         # With several engines (DOCKER_HOST addresses) each grades one student at a time: as many jobs as engines.
@@ -149,6 +150,9 @@ class ClassRun:
         # another, then the wait-bound rest side by side (stage_two, e.g. the shared swarm, around it).
         self.scheduled = self.jobs > 1 and not self.engines
         self.stage_two = stage_two
+        self.budget = budget  # `--jobs auto`: % of a core the rest of the labs may use side by side (capacity.py)
+        self._checked: list[bool] | None = None
+        self._said_order = False
         self.schedule: dict[str, dict[str, Any]] = {}
         self._began = time.monotonic()
 
@@ -226,6 +230,7 @@ class ClassRun:
         """Stage 1: each student's Phase 1, ``jobs`` at a time (their sweeps take the machine one after another, with
         nothing of Phase 2 on it). Stage 2: the rest of each student's lab, side by side, continuing that session."""
         early: dict[int, Outcome] = {}
+        unbuilt: set[int] = set()
 
         def phase1(n: int, student: Student) -> Outcome | None:
             here = self.folder(student)
@@ -243,7 +248,10 @@ class ClassRun:
             began = time.monotonic()
             done = run_lab(self.argv(student, "phase1"), here, student_env(None, f"g{n + 1}"), self.timeout_s, log_name="phase1.log")
             self.schedule[student.id]["phase1_s"] = [round(began - self._began, 1), round(time.monotonic() - self._began, 1)]
-            sweep = next((c for c in (done.report or {}).get("checkpoints", []) if c["id"] == "p1-cpu-saturation"), None)
+            checkpoints = (done.report or {}).get("checkpoints", [])
+            if any(c["id"] == "p1-image-builds" and c["outcome"] != "passed" for c in checkpoints):
+                unbuilt.add(n)  # every Phase 2 checkpoint will be blocked: that session costs the machine nothing
+            sweep = next((c for c in checkpoints if c["id"] == "p1-cpu-saturation"), None)
             if sweep is not None:
                 self.schedule[student.id]["sweep_s"] = round(float(sweep.get("seconds") or 0), 1)
                 self.schedule[student.id]["sweep_waited_s"] = (sweep.get("evidence") or {}).get("waited_for_machine_s", 0.0)
@@ -257,8 +265,36 @@ class ClassRun:
             def rest(n: int, student: Student) -> Outcome:
                 return told(student, early[n]) if n in early else finish(n, student)
 
-            outcomes = self._pool(rest, self.order())
+            if self.budget is None:
+                outcomes = self._pool(rest, self.order())
+            else:
+                costs = {n: 0.0 if n in early else phase2_cost(self.healthchecks()[n], n not in unbuilt) for n in range(len(self.students))}
+                outcomes = self._side_by_side(rest, costs, self.budget)
         return [o for o in outcomes if o is not None]
+
+    def _side_by_side(self, work: Callable[[int, Student], Outcome], costs: dict[int, float], limit: float) -> list[Outcome | None]:
+        """Stage 2 under ``--jobs auto``: a student starts when one of ``jobs`` slots is free and their lab's cost fits
+        beside what runs (``capacity.next_to_start``); ``phase2_waited_s``: from the stage's start to theirs."""
+        pending, began = side_by_side_order(range(len(self.students)), costs), time.monotonic()
+        results: dict[int, Outcome | None] = {}
+        running: dict[Future[Outcome], int] = {}
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="orchlab-grade") as pool:
+            try:
+                while pending or running:
+                    pick = next_to_start(pending, costs, [costs[n] for n in running.values()], limit, self.jobs)
+                    if pick is not None:
+                        pending.remove(pick)
+                        self.schedule.setdefault(self.students[pick].id, {})["phase2_waited_s"] = round(time.monotonic() - began, 1)
+                        running[pool.submit(work, pick, self.students[pick])] = pick
+                        continue
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for f in done:
+                        results[running.pop(f)] = f.result()
+            except BaseException:
+                for f in running:
+                    f.cancel()
+                raise
+        return [results[n] for n in range(len(self.students))]
 
     def order(self) -> list[int]:
         """Roster positions in the order to start them: students whose stack runs a healthcheck last.
@@ -266,11 +302,18 @@ class ClassRun:
         Such a stack keeps taking CPU while it is idle, so a Phase 1 sweep of another run waits until it is
         gone (the ``background`` turn); started last, these students do not hold up the others' sweeps.
         """
-        checked = [self._healthcheck(s) for s in self.students]
-        if any(checked) and not all(checked):
+        checked = self.healthchecks()
+        if any(checked) and not all(checked) and not self._said_order:
+            self._said_order = True
             self.progress(f"orchlab: {sum(checked)} of {len(checked)} students' stacks run a healthcheck: they start last, "
                           "so that their stacks do not hold up the others' CPU sweeps")
         return sorted(range(len(self.students)), key=lambda n: checked[n])
+
+    def healthchecks(self) -> list[bool]:
+        """Per student of the roster: does their stack run a healthcheck (read once)."""
+        if self._checked is None:
+            self._checked = [self._healthcheck(s) for s in self.students]
+        return self._checked
 
     def _healthcheck(self, student: Student) -> bool:
         """Read through the gate, as the student's run will read it (into this grading run's own folder)."""

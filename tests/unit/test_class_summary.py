@@ -98,9 +98,3 @@ def test_a_scheduled_run_splits_the_selection_at_phase1() -> None:
     assert stage_selections("phase1 or phase2") == ("(phase1 or phase2) and phase1", "(phase1 or phase2) and not phase1")
     assert stage_selections(None) == ("phase1", "not phase1")
 
-
-def test_jobs_auto_follows_cores_memory_and_the_class() -> None:
-    from pytest_orchlab.grading.capacity import auto_jobs
-
-    assert auto_jobs(30, cores=2, memory=24 << 30) == 4  # 2 cores at 70 %, 35 % of a core per student's Phase 2
-    assert auto_jobs(3, cores=2, memory=24 << 30) == 3 and auto_jobs(30, cores=8, memory=4 << 30) == 2 and auto_jobs(5, 1, 1) == 1
