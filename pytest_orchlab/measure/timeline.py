@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_orchlab.measure.traffic import Reply
+from pytest_orchlab.measure.traffic import Reply, percentile
 from pytest_orchlab.measure.waiting import poll
 
 
@@ -47,10 +47,10 @@ def summarize(samples: list[Reply]) -> dict[str, Any]:
     """Counts a teacher asks for: total, failed by kind, answers by task and by greeting, and how slow the answers were
     (``answer_s``: the slowest beside the probe's timeout tells how far a run was from losing requests to a busy machine)."""
     failed = [s for s in samples if not s.ok]
-    took = sorted(s.seconds for s in samples if s.ok)
+    took = [s.seconds for s in samples if s.ok]
     return {
-        "answer_s": {"median": round(took[len(took) // 2], 4), "p99": round(took[min(len(took) - 1, int(len(took) * 0.99))], 4),
-                     "slowest": round(took[-1], 4)} if took else {},
+        "answer_s": {"median": round(percentile(took, 0.5), 4), "p99": round(percentile(took, 0.99), 4), "slowest": round(max(took), 4)}
+        if took else {},
         "requests": len(samples),
         "failed": len(failed),
         "failures": dict(Counter(s.fate for s in failed)),
