@@ -244,6 +244,9 @@ def _daemon_answers(address: str) -> bool:
         return False
 
 
+APT_LOCK_WAIT_S = 300
+
+
 def apt_install(*packages: str, progress: Progress = print) -> None:
     """``apt-get install`` on Debian as root; raises :class:`NotGradable` elsewhere."""
     if not _is_debian_root():
@@ -252,9 +255,15 @@ def apt_install(*packages: str, progress: Progress = print) -> None:
             t("패키지 관리자로 설치하세요.", "install it with your package manager."),
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    wait = ["-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT_S}"]  # another apt (unattended upgrades, a setup script) is waited for
     progress(f"orchlab: apt-get install {' '.join(packages)} ...")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
+    for argv in (["apt-get", *wait, "update", "-qq"], ["apt-get", *wait, "install", "-y", "-qq", *packages]):
+        if subprocess.run(argv, env=env).returncode != 0:  # noqa: S603 - argv list, no shell
+            raise NotGradable(
+                t(f"`{' '.join(argv)}` 이(가) 실패했습니다 (위의 apt 메시지 참고).", f"`{' '.join(argv)}` failed (see apt's message above)."),
+                t(f"apt 가 끝난 뒤 다시 실행하거나 직접 설치하세요: apt-get install {' '.join(packages)}",
+                  f"run it again once apt is free, or install it yourself: apt-get install {' '.join(packages)}"),
+            )
 
 
 def ensure_engine(progress: Progress = print, wait_s: float = 60.0) -> str:

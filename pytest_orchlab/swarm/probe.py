@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -27,95 +28,8 @@ if TYPE_CHECKING:
     from pytest_orchlab.docker.engine import Engine
 
 
-# Runs inside the probe container (plain python3, no packages). A DNS query of its own rather than
-# getaddrinfo: glibc may re-sort several IPv4 answers (RFC 6724), which would hide the engine's order.
-PROBE_SCRIPT = r'''
-import json, os, random, re, socket, struct, sys, threading, time
-svc, port, interval, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-greet = re.compile(rb"(Hello|Greetings) from ([\w.\-]+)")
-ns, PAUSE = "127.0.0.11", "/tmp/orchlab-pause"
-for line in open("/etc/resolv.conf"):
-    if line.startswith("nameserver"):
-        ns = line.split()[1]
-        break
-qname = b"".join(bytes([len(p)]) + p.encode() for p in ("tasks." + svc).split(".")) + b"\0"
-def skip_name(d, i):
-    while d[i]:
-        if d[i] & 0xC0 == 0xC0:
-            return i + 2
-        i += d[i] + 1
-    return i + 1
-def resolve():
-    qid = random.getrandbits(16)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(1.0)
-    try:
-        s.sendto(struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", 1, 1), (ns, 53))
-        d = s.recv(4096)
-    finally:
-        s.close()
-    if struct.unpack(">H", d[:2])[0] != qid:
-        raise OSError("dns id mismatch")
-    count, i, ips = struct.unpack(">H", d[6:8])[0], skip_name(d, 12) + 4, []
-    for _ in range(count):
-        i = skip_name(d, i)
-        rtype, _, _, length = struct.unpack(">HHIH", d[i:i + 10])
-        if rtype == 1 and length == 4:
-            ips.append(socket.inet_ntoa(d[i + 10:i + 14]))
-        i += 10 + length
-    return ips
-def one(t, ip, answers):
-    rec = {"t": t, "ip": ip, "n": answers}
-    try:
-        s = socket.create_connection((ip, port), timeout=timeout)
-        s.settimeout(max(0.1, timeout - (time.time() - t)))
-        s.sendall(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
-        data = b""
-        while len(data) < 65536:  # bounded in bytes and in total time: a trickling answer is a timeout
-            left = timeout - (time.time() - t)
-            if left <= 0:
-                raise socket.timeout()
-            s.settimeout(left)
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        if data.startswith(b"HTTP/1.") and len(data) >= 12:
-            rec["status"] = int(data[9:12])
-            m = greet.search(data)
-            if m:
-                rec["greeting"], rec["host"] = m.group(1).decode(), m.group(2).decode()
-        else:
-            rec["err"] = "reset"
-    except ConnectionRefusedError:
-        rec["err"] = "refused"
-    except socket.timeout:
-        rec["err"] = "timeout"
-    except OSError as e:
-        rec["err"] = "reset" if e.errno in (104, 32) else "os-error-%s" % e.errno
-    rec["s"] = round(time.time() - t, 4)
-    sys.stdout.write(json.dumps(rec) + "\n")  # one write per record: threads never interleave a line
-    sys.stdout.flush()
-next_at = time.time()
-while True:
-    if os.path.exists(PAUSE):  # orchlab paused us between two experiments: no new request until resumed
-        time.sleep(0.02)
-        next_at = time.time()
-        continue
-    t = time.time()
-    try:
-        ips = resolve()
-    except OSError:
-        ips = []
-    if ips:
-        threading.Thread(target=one, args=(t, ips[0], len(ips)), daemon=True).start()
-    else:
-        sys.stdout.write(json.dumps({"t": t, "err": "no-tasks-in-dns", "s": 0}) + "\n")
-        sys.stdout.flush()
-    next_at += interval
-    time.sleep(max(0.0, next_at - time.time()))
-'''
+# Runs inside the probe container: the file's text, given to ``python3 -c`` (the container has no orchlab).
+PROBE_SCRIPT = (Path(__file__).parent / "probe_script.py").read_text(encoding="utf-8")
 
 
 class NetworkProbe:
@@ -149,10 +63,8 @@ class NetworkProbe:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    try:
-                        self.timeline.add(_sample(json.loads(line)))
-                    except (ValueError, KeyError):
-                        continue  # not a record (blank, or a Python warning on stdout)
+                    for rec in _records(line):
+                        self.timeline.add(_sample(rec))
         except Exception as exc:  # noqa: BLE001 - recorded: verdicts on this timeline become not gradable
             if not self._closing:
                 self.timeline.broke(f"the probe's output stream broke: {type(exc).__name__}: {exc}")
@@ -192,5 +104,17 @@ class NetworkProbe:
                 pass
 
 
+def _records(line: bytes) -> list[dict[str, Any]]:
+    """The records of one output line (a JSON array of them); nothing for a line that is not ours (a Python warning)."""
+    try:
+        found = json.loads(line)
+    except ValueError:
+        return []
+    found = found if isinstance(found, list) else [found]
+    return [rec for rec in found if isinstance(rec, dict) and isinstance(rec.get("t"), (int, float))]
+
+
 def _sample(rec: dict[str, Any]) -> Reply:
-    return Reply(rec["t"], rec.get("s", 0.0), rec.get("status"), rec.get("err"), rec.get("greeting"), rec.get("host"), rec.get("ip"))
+    stalled = rec.get("stalled") if rec.get("stalled") in ("connect", "answer") else None
+    return Reply(rec["t"], rec.get("s", 0.0), rec.get("status"), rec.get("err"), rec.get("greeting"), rec.get("host"), rec.get("ip"),
+                 stalled=stalled)
