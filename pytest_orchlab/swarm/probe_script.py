@@ -151,30 +151,35 @@ class Probe:
                 return
             self.sel.modify(r.sock, selectors.EVENT_READ, r)
             return
-        try:
-            chunk = r.sock.recv(MAX_ANSWER)
-        except BlockingIOError:
-            return
-        except OSError as e:
-            self.finish(r, err=fate_of(e.errno or 0))
-            return
-        r.data += chunk
-        if not chunk or len(r.data) >= MAX_ANSWER:
-            self.finish(r)
+        while True:  # everything that has come: an answer and its end may sit in the buffer together
+            try:
+                chunk = r.sock.recv(MAX_ANSWER)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self.finish(r, err=fate_of(e.errno or 0))
+                return
+            r.data += chunk
+            if not chunk or len(r.data) >= MAX_ANSWER:
+                self.finish(r)
+                return
 
     def run_until(self, until: float) -> None:
-        """Serve sockets and deadlines until ``until`` (a trickling answer is a timeout: the deadline is the whole request's)."""
+        """Serve sockets and deadlines until ``until``. A request is timed out only right after a look at the sockets, so
+        an answer that came while the loop was away (a slow DNS answer) is read first; the deadline is the whole
+        request's, so a trickling answer is a timeout."""
         while True:
+            wait = max(0.0, min([until] + [r.t + self.timeout for r in self.flying]) - time.time())
+            if self.flying:
+                for key, _ in self.sel.select(wait):
+                    self.ready(key.data)
+            else:
+                time.sleep(wait)
             now = time.time()
             for r in [r for r in self.flying if now - r.t >= self.timeout]:
                 self.finish(r, err="timeout", stalled="answer" if r.connected else "connect")
             if now >= until:
                 return
-            soonest = min([until] + [r.t + self.timeout for r in self.flying])
-            for key, _ in self.sel.select(max(0.0, soonest - now)) if self.flying else []:
-                self.ready(key.data)
-            if not self.flying:
-                time.sleep(max(0.0, min(until, soonest) - time.time()))
 
     def flush(self) -> None:
         if self.out:

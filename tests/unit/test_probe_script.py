@@ -128,3 +128,13 @@ def test_lines_that_are_not_records_are_skipped() -> None:
     assert _records(b"") == [] and _records(b"DeprecationWarning: ...") == [] and _records(b'[{"x": 1}, 3]') == []
     assert [r["t"] for r in _records(b'[{"t": 1.5, "s": 0.1, "status": 200}]')] == [1.5]
     assert _sample({"t": 1.0, "err": "timeout", "stalled": "elsewhere"}).stalled is None  # only the two kinds are believed
+
+
+def test_an_answer_that_came_while_the_loop_was_away_is_read_before_its_deadline_is_judged(server: int) -> None:
+    loop = probe_script.Probe(server, timeout=0.3)
+    loop.send(time.time(), "127.0.0.1", 1)
+    while loop.flying and not next(iter(loop.flying)).connected:
+        loop.run_until(time.time() + 0.01)  # connected and sent: the answer is on its way
+    time.sleep(0.5)  # the loop is away past the deadline (a DNS answer that took this long)
+    loop.run_until(time.time())
+    assert [(r.get("status"), r.get("err")) for r in loop.out] == [(200, None)]
