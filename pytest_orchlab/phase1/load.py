@@ -18,7 +18,9 @@ from pytest_orchlab.docker.container import WebContainer
 from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling, cpu_usage_ns, kubernetes_servers
 from pytest_orchlab.measure.machine import Window, wait_for_quiet
 from pytest_orchlab.measure.traffic import LoadStep, Reply, load, percentile, probe
-from pytest_orchlab.phase1.verdicts import app_failures, ceiling_undecided
+from pytest_orchlab.phase1.verdicts import app_failures, ceiling_undecided, noisy
+
+NOISE_REMEASURES = 2  # a sweep measured beside other work is measured again at most this often (about 20 s each)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Saturation:
     quiet_waited_s: float = 0.0  # waited before the sweep until the rest of the machine was quiet
     others_before_pct: float | None = None  # % of one core the rest of the machine used just before the sweep
     others_pct: float | None = None  # ... and during the profile's levels (neither the app nor the load generator)
+    noisy_runs: list[dict[str, object]] = field(default_factory=list)  # the levels as first measured beside other work
 
     @property
     def idle_p50(self) -> float:
@@ -160,17 +163,27 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
     if local:
         # Work that is not the experiment's (a package install, a browser, another run) would read as the app's shortfall.
         result.quiet_waited_s, result.others_before_pct = wait_for_quiet(progress)
-    window = Window.start() if local else None
-    app_before = cpu_usage_ns(web.container) if window is not None else 0
     with own_cores(web.container, cores) as result.app_cpus, CpuSampler(web.container) as sampler:
-        for level in profile.levels:
-            progress(f"orchlab: load {level} concurrent clients for {profile.step_seconds:.0f} s ...")
-            begin = time.monotonic()
-            step = load(host, port, level, profile.step_seconds, profile.timeout)
-            result.steps.append(step)
-            result.cpu.append(sampler.between(begin + profile.ramp_seconds, time.monotonic()))
-        if window is not None:
-            result.others_pct = window.others_pct((cpu_usage_ns(web.container) - app_before) / 1e9)
+        for attempt in range(1 + NOISE_REMEASURES):
+            window = Window.start() if local else None
+            app_before = cpu_usage_ns(web.container) if window is not None else 0
+            result.steps, result.cpu = [], []
+            for level in profile.levels:
+                progress(f"orchlab: load {level} concurrent clients for {profile.step_seconds:.0f} s ...")
+                begin = time.monotonic()
+                step = load(host, port, level, profile.step_seconds, profile.timeout)
+                result.steps.append(step)
+                result.cpu.append(sampler.between(begin + profile.ramp_seconds, time.monotonic()))
+            if window is not None:
+                result.others_pct = window.others_pct((cpu_usage_ns(web.container) - app_before) / 1e9)
+            if not noisy(result) or attempt == NOISE_REMEASURES:
+                break
+            # Measured beside other work (another process, the hypervisor's steal): measured again, not judged.
+            result.noisy_runs.append({"others_pct": round(result.others_pct or 0.0, 1), "steps": result.step_rows()})
+            progress(f"orchlab: other work took {result.others_pct:.0f} % of a core during the sweep (13-25 % when quiet): "
+                     "waiting for a quiet machine and measuring the levels again ...")
+            waited, _ = wait_for_quiet(progress)
+            result.quiet_waited_s += waited
         # A verdict that sits inside the machine's noise is measured more, not guessed (see phase1.verdicts).
         again = ceiling_undecided(result)
         for level in again or ():

@@ -19,9 +19,12 @@ LATENCY_MIN_RISE_S = 0.020   # ... and at least 20 ms slower, so noise on a fast
 PLATEAU_ELASTICITY = 0.5     # throughput grew at most half as fast as the clients did (log scale): the ceiling
 COLLAPSE_FRACTION = 0.5      # the top level kept at least half the best rate: below that it broke down, no ceiling
 APP_FAILURES = {"timeout", "refused", "reset"}
-# The rest of the machine during the sweep's levels (kernel networking, the engine's stats): 13-16 % of a core on a
-# quiet machine here (three runs, 2026-12-03); with one busy process beside it 97 %, and the app read 74 %.
-OTHERS_LIMIT_PCT = 40.0
+# The rest of the machine during the sweep's levels (kernel networking, the engine's stats, the hypervisor's steal):
+# on a quiet machine here 12.9-17.3 % of a core in 20 runs alone and 13.5-25.2 % in 15 of a class of 20 (2026-12-07);
+# the other five of that class read 32-52 %, their throughput fell to 1044-1227 req/s (1481-2172 in the rest) and two
+# of them failed p1-throughput-ceiling ("collapsed"); with one busy process beside the sweep 97 %. Above this the
+# sweep is measured again once the machine is quiet, and a failure measured above it is not gradable.
+OTHERS_LIMIT_PCT = 30.0
 UNDECIDED_BAND = 1.10        # a growth within ×1.1 of the allowed one sits in the machine's noise: measured again
 # The lab's own app fails requests by 1000 clients on two cores, but only when its listen queue overflows for long
 # enough: on a quick machine SYN retries get through within the client's timeout. The sweep then climbs on, up to a
@@ -54,6 +57,26 @@ def ceiling_undecided(sat: Saturation) -> tuple[int, int] | None:
         return None
     allowed, gain = math.sqrt(c_last / c_ref), r_last / r_ref
     return (c_ref, c_last) if allowed / UNDECIDED_BAND < gain < allowed * UNDECIDED_BAND else None
+
+
+def noisy(sat: Saturation) -> bool:
+    """Whether other work took more of the machine during the sweep's levels than a quiet machine does."""
+    return sat.others_pct is not None and sat.others_pct > OTHERS_LIMIT_PCT
+
+
+def _unless_noisy(sat: Saturation, verdict: Verdict) -> Verdict:
+    """A failure measured beside other work says nothing about the app: not gradable, with what was seen."""
+    if verdict.passed or not verdict.gradable or not noisy(sat):
+        return verdict
+    busy = f"{sat.others_pct:.0f}"
+    return Verdict.unobserved(
+        t(f"{verdict.seen.ko} 그러나 측정하는 동안 다른 작업이 이 컴퓨터의 CPU 를 한 코어의 {busy}% 만큼 썼습니다 (조용할 때 13-25%): "
+          "앱 때문인지 판단할 수 없습니다.",
+          f"{verdict.seen.en} But other work used {busy} % of a core of this machine during the sweep (13-25 % when it is "
+          "quiet), so this says nothing about the app."),
+        t("다른 작업(설치, 빌드, 브라우저, 다른 채점)이 없을 때 다시 실행하세요.",
+          "run again while nothing else runs on this machine (an install, a build, a browser, another grading run)."),
+        verdict.evidence)
 
 
 def serves(s: Serving) -> Verdict:
@@ -93,6 +116,8 @@ def _load_evidence(sat: Saturation) -> dict[str, Any]:
         ev["others_pct"] = round(sat.others_pct, 1)  # % of one core the rest of the machine used during the levels
     if sat.quiet_waited_s >= 0.5:
         ev["waited_for_quiet_s"] = round(sat.quiet_waited_s, 1)
+    if sat.noisy_runs:
+        ev["measured_again_after_noise"] = sat.noisy_runs  # the levels as first measured, beside other work
     return ev
 
 
@@ -114,7 +139,7 @@ def cpu_saturation(sat: Saturation) -> Verdict:
               "so the measurement is not valid."),
             t("Phase 1 동안에는 클러스터를 멈추세요 (orchlab cluster down, minikube stop).",
               "stop the cluster while Phase 1 runs (orchlab cluster down, minikube stop)."), ev)
-    if sat.others_pct is not None and sat.others_pct > OTHERS_LIMIT_PCT and sat.peak_cpu < need:
+    if noisy(sat) and sat.peak_cpu < need:
         return Verdict.unobserved(
             t(f"최대 CPU {sat.peak_cpu:.0f}% 였지만 측정하는 동안 다른 작업이 이 컴퓨터의 CPU 를 한 코어의 {sat.others_pct:.0f}% 만큼 썼습니다: "
               "부족한 것이 앱 때문인지 판단할 수 없습니다.",
@@ -152,10 +177,10 @@ def latency_rises(sat: Saturation) -> Verdict:
     if top.succeeded and loaded >= LATENCY_FACTOR * idle and loaded - idle >= LATENCY_MIN_RISE_S:
         return Verdict(True, t(f"중앙값 응답 시간 {idle * 1000:.0f}ms → {loaded * 1000:.0f}ms (동시 {top.concurrency})",
                                f"median response time {idle * 1000:.0f} ms → {loaded * 1000:.0f} ms at {top.concurrency} clients"), ev)
-    return Verdict(False, t(
+    return _unless_noisy(sat, Verdict(False, t(
         f"부하에서도 중앙값 응답 시간이 {idle * 1000:.0f}ms → {loaded * 1000:.0f}ms 로 {LATENCY_FACTOR:g}배 이상 늘지 않았습니다.",
         f"the median response time went {idle * 1000:.0f} ms → {loaded * 1000:.0f} ms, not {LATENCY_FACTOR:g}x or more."),
-        ev, t("앱이 부하에 반응하는지(같은 포트, 같은 앱) 확인하세요.", "check the app under load (same port, same app)."))
+        ev, t("앱이 부하에 반응하는지(같은 포트, 같은 앱) 확인하세요.", "check the app under load (same port, same app).")))
 
 
 def requests_fail(sat: Saturation) -> Verdict:
@@ -185,10 +210,10 @@ def requests_fail(sat: Saturation) -> Verdict:
                                f"{failed} of {total} requests failed: {described}{climbed.en}"), ev)
     held = (t(f" 실습 원본 앱은 동시 {LAB_APP_FAILS_BY} 전에 실패합니다.", f" The lab's own app fails before {LAB_APP_FAILS_BY}.")
             if top >= LAB_APP_FAILS_BY else t("", ""))
-    return Verdict(False, t(f"동시 {top} 에서도 {total}건이 모두 성공했습니다.{held.ko}",
+    return _unless_noisy(sat, Verdict(False, t(f"동시 {top} 에서도 {total}건이 모두 성공했습니다.{held.ko}",
                             f"all {total} requests succeeded even at {top} concurrent clients.{held.en}"),
                    ev, t("단일 컨테이너가 과부하에서 실패하는지 보는 단계입니다. 앱이 스레드/프로세스를 늘렸다면 실습 원본과 비교하세요.",
-                         "this step shows a single container failing under overload; compare your app with the lab's."))
+                         "this step shows a single container failing under overload; compare your app with the lab's.")))
 
 
 def throughput_ceiling(sat: Saturation) -> Verdict:
@@ -207,12 +232,12 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
     ev["compared_with_concurrency"] = c_ref
     if best[1] <= 0 or r_last < COLLAPSE_FRACTION * best[1]:
         # Throughput that falls away is a breakdown (the app stopped answering), not a ceiling it held.
-        return Verdict(False, t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: 최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
+        return _unless_noisy(sat, Verdict(False, t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: 최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
                                 f"동시 {c_last} 에서 {r_last:.0f} req/s",
                                 f"throughput collapsed instead of holding a ceiling: best {best[1]:.0f} req/s at {best[0]} clients, "
                                 f"{r_last:.0f} req/s at {c_last}"),
                        ev, t("부하 중 앱이 멈추거나 죽지 않았는지 docker logs web-app 으로 확인하세요.",
-                             "check with docker logs web-app that the app did not hang or die under load."))
+                             "check with docker logs web-app that the app did not hang or die under load.")))
     if sat.repeats:
         ev["measured_again"] = [r.summary() for r in sat.repeats]
         if ceiling_undecided(sat) is not None:
@@ -225,12 +250,12 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
     if r_ref > 0 and r_last <= allowed * r_ref:
         return Verdict(True, t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_ref}→{c_last} 에서 {r_ref:.0f}→{r_last:.0f} req/s",
                                f"ceiling about {best[1]:.0f} req/s: {c_ref}→{c_last} clients gave {r_ref:.0f}→{r_last:.0f} req/s"), ev)
-    return Verdict(False, t(f"동시 {c_ref}→{c_last} 에서 처리량이 {r_ref:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
+    return _unless_noisy(sat, Verdict(False, t(f"동시 {c_ref}→{c_last} 에서 처리량이 {r_ref:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
                             f"(×{r_last / r_ref:.2f}, 한계라면 ×{allowed:.2f} 이하).",
                             f"throughput still grew {r_ref:.0f}→{r_last:.0f} req/s from {c_ref} to {c_last} clients "
                             f"(×{r_last / r_ref:.2f}; at a ceiling at most ×{allowed:.2f})."),
                    ev, t("한계에 닿지 않았습니다: 앱이 실습의 단일 프로세스 Flask 앱인지 확인하세요.",
-                         "no ceiling reached: check the app is the lab's single-process Flask app."))
+                         "no ceiling reached: check the app is the lab's single-process Flask app.")))
 
 
 def kill_outage(o: Outage) -> Verdict:

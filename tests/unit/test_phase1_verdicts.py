@@ -140,3 +140,24 @@ def test_a_shortfall_beside_other_work_is_not_gradable() -> None:
     quiet = sweep([8, 60, 70, 74], [35, 700, 720, 700])
     quiet.others_pct = 14.6  # a quiet machine: the shortfall is the app's
     assert not grading.cpu_saturation(quiet).passed and grading.cpu_saturation(quiet).gradable
+
+
+def test_a_failure_measured_beside_other_work_is_not_gradable_and_a_pass_stands() -> None:
+    # The class of twenty, 2026-12-07: 895/640/311 req/s at 300/600/1000 clients while other work took 52 % of a core.
+    collapsed = sweep([10, 95, 105, 110], [46, 895, 640, 311])
+    collapsed.others_pct = 52.4
+    v = grading.throughput_ceiling(collapsed)
+    assert not v.gradable and "collapsed" in v.seen.en and "other work used 52 % of a core" in v.seen.en
+    assert v.hint is not None and "nothing else runs" in v.hint.en and v.evidence["others_pct"] == 52.4
+    collapsed.others_pct = 16.0  # the same figures on a quiet machine: the app's own breakdown
+    assert not grading.throughput_ceiling(collapsed).passed and grading.throughput_ceiling(collapsed).gradable
+    flat = sweep([8, 93, 94, 95], [35, 1580, 1700, 1650], loaded_latency=0.003)
+    flat.others_pct = 52.4
+    assert grading.throughput_ceiling(flat).passed  # a ceiling seen is seen: noise does not take a pass away
+    assert not grading.latency_rises(flat).gradable  # median unchanged under load, measured beside other work
+    held = sweep([8, 93, 94, 95], [35, 880, 970, 815])
+    held.others_pct = 30.0  # at the limit is still quiet enough
+    assert grading.requests_fail(held).gradable and not grading.requests_fail(held).passed
+    held.others_pct = 30.1
+    assert not grading.requests_fail(held).gradable
+
