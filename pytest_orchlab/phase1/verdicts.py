@@ -59,6 +59,10 @@ def ceiling_undecided(sat: Saturation) -> tuple[int, int] | None:
     return (c_ref, c_last) if allowed / UNDECIDED_BAND < gain < allowed * UNDECIDED_BAND else None
 
 
+QUIET_AGAIN = t("다른 작업(설치, 빌드, 브라우저, 다른 채점)이 없을 때 다시 실행하세요.",
+                "run again while nothing else runs on this machine (an install, a build, a browser, another grading run).")
+
+
 def noisy(sat: Saturation) -> bool:
     """Whether other work took more of the machine during the sweep's levels than a quiet machine does."""
     return sat.others_pct is not None and sat.others_pct > OTHERS_LIMIT_PCT
@@ -74,9 +78,7 @@ def _unless_noisy(sat: Saturation, verdict: Verdict) -> Verdict:
           "앱 때문인지 판단할 수 없습니다.",
           f"{verdict.seen.en} But other work used {busy} % of a core of this machine during the sweep (13-25 % when it is "
           "quiet), so this says nothing about the app."),
-        t("다른 작업(설치, 빌드, 브라우저, 다른 채점)이 없을 때 다시 실행하세요.",
-          "run again while nothing else runs on this machine (an install, a build, a browser, another grading run)."),
-        verdict.evidence)
+        QUIET_AGAIN, verdict.evidence)
 
 
 def serves(s: Serving) -> Verdict:
@@ -145,8 +147,7 @@ def cpu_saturation(sat: Saturation) -> Verdict:
               "부족한 것이 앱 때문인지 판단할 수 없습니다.",
               f"peak CPU was {sat.peak_cpu:.0f}%, but other work used {sat.others_pct:.0f} % of a core of this machine during the sweep, "
               "so the shortfall says nothing about the app."),
-            t("다른 작업(설치, 빌드, 브라우저, 다른 채점)이 없을 때 다시 실행하세요.",
-              "run again while nothing else runs on this machine (an install, a build, a browser, another grading run)."), ev)
+            QUIET_AGAIN, ev)
     if sat.swarm_mode == "active" and sat.peak_cpu < need:
         # Measured on Docker 20.10 here: with swarm mode on (no service needed) the same app served half the
         # requests per second and read 89-130 % CPU, against 90-94 % with it off; a shortfall then says nothing.

@@ -8,15 +8,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 from pytest_orchlab.swarm import probe_script
 from pytest_orchlab.swarm.probe import PROBE_SCRIPT, _records, _sample
-from tests.unit.test_traffic import Hello, free_port
+from tests.unit.test_traffic import free_port
 
 
 class Dns:
@@ -40,14 +36,6 @@ class Dns:
             answers = b"".join(b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 0, 4) + socket.inet_aton(ip) for ip in self.ips)
             header = query[:2] + struct.pack(">HHHHH", 0x8180, 1, len(self.ips), 0, 0)
             self.sock.sendto(header + query[12:end] + answers, peer)
-
-
-@pytest.fixture
-def server() -> Iterator[int]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
 
 
 def test_the_dns_answer_is_read_in_the_servers_order() -> None:
