@@ -18,7 +18,7 @@ from pytest_orchlab.docker.container import WebContainer
 from pytest_orchlab.measure.cpu import CpuSampler, cpu_ceiling, cpu_usage_ns, kubernetes_servers
 from pytest_orchlab.measure.machine import Window, wait_for_quiet
 from pytest_orchlab.measure.traffic import LoadStep, Reply, load, percentile, probe
-from pytest_orchlab.phase1.verdicts import app_failures, ceiling_undecided, noisy
+from pytest_orchlab.phase1.verdicts import app_failures, ceiling_to_measure_again, noisy
 
 NOISE_REMEASURES = 2  # a sweep measured beside other work is measured again at most this often (about 20 s each)
 
@@ -184,11 +184,11 @@ def measure_saturation(web: WebContainer, profile: LoadProfile = LoadProfile(), 
                      "waiting for a quiet machine and measuring the levels again ...")
             waited, _ = wait_for_quiet(progress)
             result.quiet_waited_s += waited
-        # A verdict that sits inside the machine's noise is measured more, not guessed (see phase1.verdicts).
-        again = ceiling_undecided(result)
-        for level in again or ():
-            progress(f"orchlab: the throughput ceiling is too close to call: {level} clients again for {profile.step_seconds:.0f} s ...")
-            result.repeats.append(load(host, port, level, profile.step_seconds, profile.timeout))
+        # A ceiling that would fail, or sits inside the machine's noise, is measured more, not judged on one look.
+        while (again := ceiling_to_measure_again(result)) is not None:
+            for level in again:
+                progress(f"orchlab: the throughput ceiling is not clear yet: {level} clients again for {profile.step_seconds:.0f} s ...")
+                result.repeats.append(load(host, port, level, profile.step_seconds, profile.timeout))
         for level in profile.escalation:
             if any(app_failures(s) for s in [*result.steps, *result.escalation]):
                 break

@@ -116,6 +116,25 @@ def test_a_sweep_measured_beside_other_work_is_measured_again(tmp_path: Path, cl
     assert "measuring the levels again" in rest
 
 
+def test_an_app_without_a_ceiling_is_failed_only_after_three_looks(pytester: pytest.Pytester, lab_copy: Path,
+                                                                   client: docker.DockerClient) -> None:
+    """Every request sleeps 1.5 s: a closed loop that grows with its clients (×k clients, ×k req/s) far below the
+    core's ceiling. A failing ceiling is measured again before it is called one, here twice, and fails on the mean."""
+    app = lab_copy / "phase1" / "app.py"
+    app.write_text(app.read_text().replace("if random.random() < 0.1:\n        time.sleep(2)", "time.sleep(1.5)"))
+    assert "time.sleep(1.5)" in app.read_text()
+    result, report = run_lab(pytester, lab_copy, "-m", "phase1")
+    ceiling = by_id(report, "p1-throughput-ceiling")
+    assert ceiling["outcome"] == "failed" and "still grew" in ceiling["message"], ceiling["message"]
+    assert "the mean of 3 measurements" in ceiling["message"] and ceiling["evidence"]["looks"] == 3
+    again = ceiling["evidence"]["measured_again"]
+    assert [r["concurrency"] for r in again] == [600, 1000, 600, 1000], again
+    assert all(r["rps"] > 0 for r in again) and min(r["rps"] for r in again if r["concurrency"] == 1000) > 1.4 * max(
+        r["rps"] for r in again if r["concurrency"] == 600), again  # every look saw it grow (×1.67 for a closed loop)
+    assert "Traceback" not in result.stdout.str()
+    assert leftovers(client) == []
+
+
 def test_busy_port_is_not_gradable_and_left_alone(pytester: pytest.Pytester, client: docker.DockerClient) -> None:
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

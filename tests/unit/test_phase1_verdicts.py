@@ -119,6 +119,38 @@ def test_a_ceiling_inside_the_noise_is_measured_again_and_undecided_is_not_grada
     undecided = grading.throughput_ceiling(still)
     assert not undecided.gradable and "cannot be decided" in undecided.seen.en
     assert grading.ceiling_undecided(sweep([8, 93, 94, 95], [40, 880, 989, 944])) is None  # the usual: flat, decided at once
+    assert grading.ceiling_to_measure_again(sweep([8, 93, 94, 95], [40, 880, 989, 944])) is None
+    assert grading.ceiling_to_measure_again(still) == (600, 1000)  # two looks still inside: a third
+    still.repeats += [step(600, 906 * 4, 4.0, 0.15), step(1000, 1175 * 4, 4.0, 0.15)]
+    assert grading.ceiling_to_measure_again(still) is None
+    third = grading.throughput_ceiling(still)
+    assert not third.gradable and "measured 3 times" in third.seen.en and third.evidence["looks"] == 3
+
+
+def test_a_collapse_seen_once_is_measured_again_and_judged_on_the_mean() -> None:
+    # Docker 26.1 through the matrix, quiet machine (others 17.8 %): 1468 at 600 clients, then 610 at 1000 with the
+    # app's CPU at 100 %; the matrix's recheck read 1540 and 1241.
+    sat = sweep([6, 86, 92, 100], [42, 1346, 1468, 610])
+    assert grading.ceiling_to_measure_again(sat) == (600, 1000)
+    sat.repeats = [step(600, 1540 * 4, 4.0, 0.15), step(1000, 1241 * 4, 4.0, 0.15)]
+    assert grading.ceiling_to_measure_again(sat) is None
+    v = grading.throughput_ceiling(sat)
+    assert v.passed and "the mean of 2 measurements" in v.seen.en and "측정의 평균" in v.seen.ko, v.seen.en
+
+
+def test_a_failure_stands_only_when_every_look_saw_it() -> None:
+    # A sleep-bound app (every request sleeps): ×k clients, ×k req/s, at each of three looks.
+    grows = sweep([5, 20, 30, 40], [5, 150, 300, 500])
+    for _ in range(2):
+        assert grading.ceiling_to_measure_again(grows) == (600, 1000)
+        grows.repeats += [step(600, 300 * 4, 4.0, 2.0), step(1000, 500 * 4, 4.0, 2.0)]
+    assert grading.ceiling_to_measure_again(grows) is None
+    v = grading.throughput_ceiling(grows)
+    assert not v.passed and v.gradable and "still grew" in v.seen.en and "the mean of 3 measurements" in v.seen.en
+    # An app that served nothing at the top is not noise: failed at once, nothing measured again.
+    dead = sweep([5, 90, 95, 0], [40, 880, 970, 0])
+    assert grading.ceiling_to_measure_again(dead) is None
+    assert not grading.throughput_ceiling(dead).passed and "collapsed" in grading.throughput_ceiling(dead).seen.en
 
 
 def test_no_failure_by_1000_clients_climbs_on_and_a_failure_there_passes() -> None:
