@@ -25,7 +25,7 @@ APP_FAILURES = {"timeout", "refused", "reset"}
 # of them failed p1-throughput-ceiling ("collapsed"); with one busy process beside the sweep 97 %. Above this the
 # sweep is measured again once the machine is quiet, and a failure measured above it is not gradable.
 OTHERS_LIMIT_PCT = 30.0
-UNDECIDED_BAND = 1.10        # a growth within ×1.1 of the allowed one sits in the machine's noise: measured again
+UNDECIDED_BAND = 1.10        # one look's growth within ×1.1 of the allowed one sits in the machine's noise: measured again
 CEILING_LOOKS = 3            # the two levels a failing or undecided ceiling compares are measured up to three times
 # The lab's own app fails requests by 1000 clients on two cores, but only when its listen queue overflows for long
 # enough: on a quick machine SYN retries get through within the client's timeout. The sweep then climbs on, up to a
@@ -64,14 +64,21 @@ def ceiling_looks(sat: Saturation) -> int:
     return 1 + sum(1 for r in sat.repeats if r.concurrency == top)
 
 
+def noise_band(looks: int) -> float:
+    """How close to the ×√k allowed a growth measured ``looks`` times is still noise: ×1.1 for one look, narrowing as
+    the mean's standard error does (÷√n): ×1.07 for two, ×1.06 for three."""
+    return float(UNDECIDED_BAND ** (1 / math.sqrt(max(looks, 1))))
+
+
 def ceiling_undecided(sat: Saturation) -> tuple[int, int] | None:
     """The two levels compared when the growth from the best earlier level to the top level sits inside the noise
-    (within ×1.1 of the ×√k allowed), else None."""
+    (within :func:`noise_band` of the ×√k allowed), else None."""
     gain = _ceiling_gain(sat)
     if gain is None:
         return None
     c_ref, c_last, g, allowed = gain
-    return (c_ref, c_last) if allowed / UNDECIDED_BAND < g < allowed * UNDECIDED_BAND else None
+    band = noise_band(ceiling_looks(sat))
+    return (c_ref, c_last) if allowed / band < g < allowed * band else None
 
 
 def ceiling_to_measure_again(sat: Saturation) -> tuple[int, int] | None:
@@ -84,7 +91,7 @@ def ceiling_to_measure_again(sat: Saturation) -> tuple[int, int] | None:
         return None
     c_ref, c_last, g, allowed = gain
     collapsed = COLLAPSE_FRACTION * max(r for _, r in _rates(sat)) > _rates(sat)[-1][1] > 0  # served, but far less
-    return (c_ref, c_last) if collapsed or g > allowed / UNDECIDED_BAND else None
+    return (c_ref, c_last) if collapsed or g > allowed / noise_band(ceiling_looks(sat)) else None
 
 
 QUIET_AGAIN = t("다른 작업(설치, 빌드, 브라우저, 다른 채점)이 없을 때 다시 실행하세요.",

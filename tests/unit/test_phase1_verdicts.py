@@ -127,6 +127,18 @@ def test_a_ceiling_inside_the_noise_is_measured_again_and_undecided_is_not_grada
     assert not third.gradable and "measured 3 times" in third.seen.en and third.evidence["looks"] == 3
 
 
+def test_the_noise_band_narrows_with_every_look() -> None:
+    # CI, the installed wheel on the reference lab, quiet machine (others 15.6 %): ×1.21, ×1.15, ×1.19 at three looks.
+    # With ×1.1 at every look it was not gradable; the mean of two looks has ÷√2 the noise of one.
+    assert [round(grading.noise_band(n), 3) for n in (1, 2, 3)] == [1.1, 1.07, 1.057]
+    sat = sweep([8, 91, 94, 95], [44, 1433, 1534, 1864])
+    assert grading.ceiling_to_measure_again(sat) == (600, 1000)
+    sat.repeats = [step(600, 1654 * 4, 4.0, 0.15), step(1000, 1910 * 4, 4.0, 0.15)]
+    assert grading.ceiling_to_measure_again(sat) is None and grading.ceiling_undecided(sat) is None  # ×1.18 < ×1.207
+    v = grading.throughput_ceiling(sat)
+    assert v.passed and "1594→1887" in v.seen.en and "the mean of 2 measurements" in v.seen.en, v.seen.en
+
+
 def test_a_collapse_seen_once_is_measured_again_and_judged_on_the_mean() -> None:
     # Docker 26.1 through the matrix, quiet machine (others 17.8 %): 1468 at 600 clients, then 610 at 1000 with the
     # app's CPU at 100 %; the matrix's recheck read 1540 and 1241.
