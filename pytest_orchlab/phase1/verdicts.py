@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import TYPE_CHECKING, Any
 
 from pytest_orchlab.core.text import Text, t
@@ -39,11 +40,13 @@ def app_failures(step: Any) -> dict[str, int]:
 
 
 def _rates(sat: Saturation) -> list[tuple[int, float]]:
-    """(clients, req/s) per level: a level measured again counts with the mean of its measurements."""
+    """(clients, req/s) per level: a level measured again counts with the median of its measurements (of two, their
+    mean), so that one window in which the app answered nothing cannot decide three looks (CI: 414, 434, then 0 req/s
+    at 1000 clients of an app without a ceiling, all 1000 requests of that window timed out)."""
     out = []
     for step in sat.steps:
         again = [r.rps for r in sat.repeats if r.concurrency == step.concurrency]
-        out.append((step.concurrency, (step.rps + sum(again)) / (1 + len(again))))
+        out.append((step.concurrency, float(statistics.median([step.rps, *again]))))
     return out
 
 
@@ -252,13 +255,13 @@ def requests_fail(sat: Saturation) -> Verdict:
                          "this step shows a single container failing under overload; compare your app with the lab's.")))
 
 
-def _mean_of(seen: Text, looks: int) -> Text:
-    """``seen``, saying its figures are the mean of every look when there was more than one."""
+def _over_looks(seen: Text, looks: int) -> Text:
+    """``seen``, saying its figures are the median of every look when there was more than one."""
     def add(text: str, note: str) -> str:
         return f"{text[:-1]} {note}." if text.endswith(".") else f"{text} {note}"
     if looks == 1:
         return seen
-    return Text(add(seen.ko, f"({looks}번 측정의 평균)"), add(seen.en, f"(the mean of {looks} measurements)"))
+    return Text(add(seen.ko, f"({looks}번 측정의 중앙값)"), add(seen.en, f"(the median of {looks} measurements)"))
 
 
 def throughput_ceiling(sat: Saturation) -> Verdict:
@@ -280,12 +283,12 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
         ev["measured_again"] = [r.summary() for r in sat.repeats]
         ev["looks"] = looks
 
-    def mean(seen: Text) -> Text:
-        return _mean_of(seen, looks)
+    def looked(seen: Text) -> Text:
+        return _over_looks(seen, looks)
 
     if best[1] <= 0 or r_last < COLLAPSE_FRACTION * best[1]:
         # Throughput that falls away is a breakdown (the app stopped answering), not a ceiling it held.
-        return _unless_noisy(sat, Verdict(False, mean(t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: 최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
+        return _unless_noisy(sat, Verdict(False, looked(t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: 최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
                                 f"동시 {c_last} 에서 {r_last:.0f} req/s",
                                 f"throughput collapsed instead of holding a ceiling: best {best[1]:.0f} req/s at {best[0]} clients, "
                                 f"{r_last:.0f} req/s at {c_last}")),
@@ -299,9 +302,9 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
               f"{looks} times, still inside this machine's noise around the ×{allowed:.2f} a ceiling allows, so it cannot be decided."),
             t("다른 실행이 없는 조용한 컴퓨터에서 다시 채점하세요.", "grade again on a quiet machine (no other runs)."), ev)
     if r_ref > 0 and r_last <= allowed * r_ref:
-        return Verdict(True, mean(t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_ref}→{c_last} 에서 {r_ref:.0f}→{r_last:.0f} req/s",
+        return Verdict(True, looked(t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_ref}→{c_last} 에서 {r_ref:.0f}→{r_last:.0f} req/s",
                                     f"ceiling about {best[1]:.0f} req/s: {c_ref}→{c_last} clients gave {r_ref:.0f}→{r_last:.0f} req/s")), ev)
-    return _unless_noisy(sat, Verdict(False, mean(t(f"동시 {c_ref}→{c_last} 에서 처리량이 {r_ref:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
+    return _unless_noisy(sat, Verdict(False, looked(t(f"동시 {c_ref}→{c_last} 에서 처리량이 {r_ref:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
                             f"(×{r_last / r_ref:.2f}, 한계라면 ×{allowed:.2f} 이하).",
                             f"throughput still grew {r_ref:.0f}→{r_last:.0f} req/s from {c_ref} to {c_last} clients "
                             f"(×{r_last / r_ref:.2f}; at a ceiling at most ×{allowed:.2f}).")),

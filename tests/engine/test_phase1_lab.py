@@ -120,7 +120,7 @@ def test_an_app_without_a_ceiling_is_failed_only_after_three_looks(pytester: pyt
                                                                    client: docker.DockerClient) -> None:
     """Every request sleeps 1-2 s, and the listen queue holds every client: a closed loop that grows with its clients
     (×k clients, ×k req/s) far below the core's ceiling. A failing ceiling is measured again before it is called one,
-    here twice, and fails on the mean. (With the lab's 128-deep listen queue and a fixed 1.5 s sleep, the clients'
+    here twice, and fails on the median of the looks. (With the lab's 128-deep listen queue and a fixed 1.5 s sleep, the clients'
     SYNs came in bursts that overflowed it, and 1000 clients gave 268 req/s after 240 at 600: a queue's ceiling.)"""
     app = lab_copy / "phase1" / "app.py"
     text = app.read_text().replace("if random.random() < 0.1:\n        time.sleep(2)", "time.sleep(random.uniform(1, 2))")
@@ -131,13 +131,14 @@ def test_an_app_without_a_ceiling_is_failed_only_after_three_looks(pytester: pyt
     result, report = run_lab(pytester, lab_copy, "-m", "phase1")
     ceiling = by_id(report, "p1-throughput-ceiling")
     assert ceiling["outcome"] == "failed" and "still grew" in ceiling["message"], ceiling["message"]
-    assert "the mean of 3 measurements" in ceiling["message"] and ceiling["evidence"]["looks"] == 3
+    assert "the median of 3 measurements" in ceiling["message"] and ceiling["evidence"]["looks"] == 3
     first = {r["concurrency"]: r["rps"] for r in ceiling["evidence"]["steps"]}
     again = ceiling["evidence"]["measured_again"]
     assert [r["concurrency"] for r in again] == [600, 1000, 600, 1000], again
     looks = [(first[600], first[1000])] + [(again[i]["rps"], again[i + 1]["rps"]) for i in (0, 2)]
-    # Every look saw it grow beyond what a ceiling allows (here ×1.51-×1.56 each time; ×1.67 for a pure closed loop).
-    assert all(top > ceiling["evidence"]["plateau_allowed_gain"] * ref > 0 for ref, top in looks), looks
+    # Judged on the median: at least two of the three looks saw it grow beyond what a ceiling allows (here ×1.51-×1.59;
+    # once in CI the third look's 1000 clients all timed out, 0 req/s, which the median leaves aside).
+    assert sum(top > ceiling["evidence"]["plateau_allowed_gain"] * ref > 0 for ref, top in looks) >= 2, looks
     assert "Traceback" not in result.stdout.str()
     assert leftovers(client) == []
 

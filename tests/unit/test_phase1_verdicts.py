@@ -136,7 +136,7 @@ def test_the_noise_band_narrows_with_every_look() -> None:
     sat.repeats = [step(600, 1654 * 4, 4.0, 0.15), step(1000, 1910 * 4, 4.0, 0.15)]
     assert grading.ceiling_to_measure_again(sat) is None and grading.ceiling_undecided(sat) is None  # ×1.18 < ×1.207
     v = grading.throughput_ceiling(sat)
-    assert v.passed and "1594→1887" in v.seen.en and "the mean of 2 measurements" in v.seen.en, v.seen.en
+    assert v.passed and "1594→1887" in v.seen.en and "the median of 2 measurements" in v.seen.en, v.seen.en
 
 
 def test_a_collapse_seen_once_is_measured_again_and_judged_on_the_mean() -> None:
@@ -147,7 +147,7 @@ def test_a_collapse_seen_once_is_measured_again_and_judged_on_the_mean() -> None
     sat.repeats = [step(600, 1540 * 4, 4.0, 0.15), step(1000, 1241 * 4, 4.0, 0.15)]
     assert grading.ceiling_to_measure_again(sat) is None
     v = grading.throughput_ceiling(sat)
-    assert v.passed and "the mean of 2 measurements" in v.seen.en and "측정의 평균" in v.seen.ko, v.seen.en
+    assert v.passed and "the median of 2 measurements" in v.seen.en and "측정의 중앙값" in v.seen.ko, v.seen.en
 
 
 def test_a_failure_stands_only_when_every_look_saw_it() -> None:
@@ -158,7 +158,14 @@ def test_a_failure_stands_only_when_every_look_saw_it() -> None:
         grows.repeats += [step(600, 300 * 4, 4.0, 2.0), step(1000, 500 * 4, 4.0, 2.0)]
     assert grading.ceiling_to_measure_again(grows) is None
     v = grading.throughput_ceiling(grows)
-    assert not v.passed and v.gradable and "still grew" in v.seen.en and "the mean of 3 measurements" in v.seen.en
+    assert not v.passed and v.gradable and "still grew" in v.seen.en and "the median of 3 measurements" in v.seen.en
+    # One window in which the app answered nothing does not decide three looks: the median does (CI, an app without
+    # a ceiling: 260→414, 282→434, then 294 and 0 req/s with all 1000 requests timed out).
+    frozen = sweep([2, 22, 40, 54], [5, 141, 260, 414])
+    frozen.repeats = [step(600, 282 * 4, 4.0, 1.6), step(1000, 434 * 4, 4.0, 1.7), step(600, 294 * 4, 4.0, 1.6),
+                      step(1000, 0, 4.0, 1.7, {"timeout": 1000})]
+    v = grading.throughput_ceiling(frozen)
+    assert not v.passed and "still grew 282→414" in v.seen.en and "the median of 3 measurements" in v.seen.en, v.seen.en
     # An app that served nothing at the top is not noise: failed at once, nothing measured again.
     dead = sweep([5, 90, 95, 0], [40, 880, 970, 0])
     assert grading.ceiling_to_measure_again(dead) is None
