@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_orchlab.core.text import Text, t
@@ -50,15 +51,49 @@ def _rates(sat: Saturation) -> list[tuple[int, float]]:
     return out
 
 
-def _ceiling_gain(sat: Saturation) -> tuple[int, int, float, float] | None:
-    """(best earlier level, top level, growth between them, the ×√k a ceiling allows), None without a rate to hold."""
+@dataclass(frozen=True)
+class _Ceiling:
+    """What the throughput verdict compares: the levels' rates (each the median of its looks), and how many looks."""
+
+    rates: list[tuple[int, float]]
+    looks: int
+
+    @property
+    def best(self) -> tuple[int, float]:
+        return max(self.rates, key=lambda r: r[1])
+
+    @property
+    def ref(self) -> tuple[int, float]:
+        """The best level before the top one: at saturation one level can dip by a fifth (see throughput_ceiling)."""
+        return max(self.rates[:-1], key=lambda r: r[1])
+
+    @property
+    def top(self) -> tuple[int, float]:
+        return self.rates[-1]
+
+    @property
+    def allowed(self) -> float:
+        """The ×√k growth a ceiling allows from ``ref`` to ``top``."""
+        return math.sqrt(self.top[0] / self.ref[0])
+
+    @property
+    def collapsed(self) -> bool:
+        """The top level kept less than half the best rate: a breakdown, not a ceiling."""
+        return self.best[1] <= 0 or self.top[1] < COLLAPSE_FRACTION * self.best[1]
+
+    def gain(self) -> float | None:
+        """The growth from ``ref`` to ``top``; None without a rate to hold."""
+        return self.top[1] / self.ref[1] if self.ref[1] > 0 else None
+
+    def undecided(self) -> bool:
+        """The growth sits within :func:`noise_band` of the ×√k allowed."""
+        gain, band = self.gain(), noise_band(self.looks)
+        return gain is not None and self.allowed / band < gain < self.allowed * band
+
+
+def _ceiling(sat: Saturation) -> _Ceiling | None:
     rates = _rates(sat)
-    if len(rates) < 2:
-        return None
-    (c_ref, r_ref), (c_last, r_last) = max(rates[:-1], key=lambda r: r[1]), rates[-1]
-    if r_ref <= 0:
-        return None
-    return c_ref, c_last, r_last / r_ref, math.sqrt(c_last / c_ref)
+    return _Ceiling(rates, ceiling_looks(sat)) if len(rates) >= 2 else None
 
 
 def ceiling_looks(sat: Saturation) -> int:
@@ -76,12 +111,8 @@ def noise_band(looks: int) -> float:
 def ceiling_undecided(sat: Saturation) -> tuple[int, int] | None:
     """The two levels compared when the growth from the best earlier level to the top level sits inside the noise
     (within :func:`noise_band` of the ×√k allowed), else None."""
-    gain = _ceiling_gain(sat)
-    if gain is None:
-        return None
-    c_ref, c_last, g, allowed = gain
-    band = noise_band(ceiling_looks(sat))
-    return (c_ref, c_last) if allowed / band < g < allowed * band else None
+    c = _ceiling(sat)
+    return (c.ref[0], c.top[0]) if c is not None and c.undecided() else None
 
 
 def ceiling_to_measure_again(sat: Saturation) -> tuple[int, int] | None:
@@ -89,12 +120,12 @@ def ceiling_to_measure_again(sat: Saturation) -> tuple[int, int] | None:
     below half the best, or grew beyond what a ceiling allows) or sits inside the noise, up to :data:`CEILING_LOOKS`
     looks. One 4 s window is no evidence of a failure: on a quiet machine the reference app's top level once fell to
     610 req/s at 100 % CPU after 1468 at 600 clients (Docker 26.1, 2026-12-07) and read 1241 when measured again."""
-    gain = _ceiling_gain(sat)
-    if gain is None or ceiling_looks(sat) >= CEILING_LOOKS:
+    c = _ceiling(sat)
+    gain = None if c is None else c.gain()
+    if c is None or gain is None or c.looks >= CEILING_LOOKS:
         return None
-    c_ref, c_last, g, allowed = gain
-    collapsed = COLLAPSE_FRACTION * max(r for _, r in _rates(sat)) > _rates(sat)[-1][1] > 0  # served, but far less
-    return (c_ref, c_last) if collapsed or g > allowed / noise_band(ceiling_looks(sat)) else None
+    served_less = c.collapsed and c.top[1] > 0  # an app that served nothing at the top is not noise
+    return (c.ref[0], c.top[0]) if served_less or gain > c.allowed / noise_band(c.looks) else None
 
 
 QUIET_AGAIN = t("다른 작업(설치, 빌드, 브라우저, 다른 채점)이 없을 때 다시 실행하세요.",
@@ -255,7 +286,7 @@ def requests_fail(sat: Saturation) -> Verdict:
                          "this step shows a single container failing under overload; compare your app with the lab's.")))
 
 
-def _over_looks(seen: Text, looks: int) -> Text:
+def _over_looks(looks: int, seen: Text) -> Text:
     """``seen``, saying its figures are the median of every look when there was more than one."""
     def add(text: str, note: str) -> str:
         return f"{text[:-1]} {note}." if text.endswith(".") else f"{text} {note}"
@@ -265,36 +296,31 @@ def _over_looks(seen: Text, looks: int) -> Text:
 
 
 def throughput_ceiling(sat: Saturation) -> Verdict:
-    rates = _rates(sat)
-    best = max(rates, key=lambda r: r[1])
+    c = _Ceiling(_rates(sat), ceiling_looks(sat))
     # The top level is held against the best level before it, not only its neighbour: at saturation one
     # level can dip by a fifth (clients waiting out SYN retransmits leave the app idle for a moment; measured
     # here at 300/600/1000 clients: 856/846/895, 882/768/712, 1106/1076/920, 897/966/864 req/s, all at 93-96 % CPU).
-    (c_ref, r_ref), (c_last, r_last) = max(rates[:-1], key=lambda r: r[1]), rates[-1]
+    best, (c_ref, r_ref), (c_last, r_last), looks = c.best, c.ref, c.top, c.looks
     ev = {"ceiling_rps": round(best[1], 1), "at_concurrency": best[0],
-          "rps_by_concurrency": {c: round(r, 1) for c, r in rates}, **_load_evidence(sat)}
+          "rps_by_concurrency": {lvl: round(r, 1) for lvl, r in c.rates}, **_load_evidence(sat)}
     # Below the ceiling, a closed loop of clients scales throughput with their number (×k clients, ×k req/s);
     # at the ceiling it stays flat. Halfway on a log scale (×√k) separates the two well beyond run-to-run noise.
-    allowed = math.sqrt(c_last / c_ref)
+    allowed = c.allowed
     ev["plateau_allowed_gain"] = round(allowed, 2)
     ev["compared_with_concurrency"] = c_ref
-    looks = ceiling_looks(sat)
     if sat.repeats:
         ev["measured_again"] = [r.summary() for r in sat.repeats]
         ev["looks"] = looks
-
-    def looked(seen: Text) -> Text:
-        return _over_looks(seen, looks)
-
-    if best[1] <= 0 or r_last < COLLAPSE_FRACTION * best[1]:
+    if c.collapsed:
         # Throughput that falls away is a breakdown (the app stopped answering), not a ceiling it held.
-        return _unless_noisy(sat, Verdict(False, looked(t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: 최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
+        return _unless_noisy(sat, Verdict(False, _over_looks(looks, t(f"처리량이 한계에서 유지되지 않고 무너졌습니다: "
+                                f"최고 {best[1]:.0f} req/s (동시 {best[0]}) → "
                                 f"동시 {c_last} 에서 {r_last:.0f} req/s",
                                 f"throughput collapsed instead of holding a ceiling: best {best[1]:.0f} req/s at {best[0]} clients, "
                                 f"{r_last:.0f} req/s at {c_last}")),
                        ev, t("부하 중 앱이 멈추거나 죽지 않았는지 docker logs web-app 으로 확인하세요.",
                              "check with docker logs web-app that the app did not hang or die under load.")))
-    if looks > 1 and ceiling_undecided(sat) is not None:
+    if looks > 1 and c.undecided():
         return Verdict.unobserved(
             t(f"동시 {c_ref}→{c_last} 에서 처리량 {r_ref:.0f}→{r_last:.0f} req/s (×{r_last / r_ref:.2f}) 는 {looks}번 재도 "
               f"한계 기준 ×{allowed:.2f} 의 잡음 범위 안이라 판단할 수 없습니다.",
@@ -302,9 +328,9 @@ def throughput_ceiling(sat: Saturation) -> Verdict:
               f"{looks} times, still inside this machine's noise around the ×{allowed:.2f} a ceiling allows, so it cannot be decided."),
             t("다른 실행이 없는 조용한 컴퓨터에서 다시 채점하세요.", "grade again on a quiet machine (no other runs)."), ev)
     if r_ref > 0 and r_last <= allowed * r_ref:
-        return Verdict(True, looked(t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_ref}→{c_last} 에서 {r_ref:.0f}→{r_last:.0f} req/s",
+        return Verdict(True, _over_looks(looks, t(f"처리량 한계 약 {best[1]:.0f} req/s: 동시 {c_ref}→{c_last} 에서 {r_ref:.0f}→{r_last:.0f} req/s",
                                     f"ceiling about {best[1]:.0f} req/s: {c_ref}→{c_last} clients gave {r_ref:.0f}→{r_last:.0f} req/s")), ev)
-    return _unless_noisy(sat, Verdict(False, looked(t(f"동시 {c_ref}→{c_last} 에서 처리량이 {r_ref:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
+    return _unless_noisy(sat, Verdict(False, _over_looks(looks, t(f"동시 {c_ref}→{c_last} 에서 처리량이 {r_ref:.0f}→{r_last:.0f} req/s 로 계속 늘었습니다 "
                             f"(×{r_last / r_ref:.2f}, 한계라면 ×{allowed:.2f} 이하).",
                             f"throughput still grew {r_ref:.0f}→{r_last:.0f} req/s from {c_ref} to {c_last} clients "
                             f"(×{r_last / r_ref:.2f}; at a ceiling at most ×{allowed:.2f}).")),
