@@ -62,7 +62,10 @@ def test_bench_compares_with_ab_and_shows_where_the_cpu_went(capsys: pytest.Capt
     cells = row.replace("/", " ").split()
     ab_rps, ours_rps, ratio = float(cells[1]), float(cells[2]), float(cells[3])
     assert ab_rps > 0 and ours_rps > 0, row
-    assert abs(ratio - ours_rps / ab_rps) < 0.02, row  # the printed rates are rounded to whole req/s
+    # The table rounds the rates to whole req/s and the ratio (of the unrounded rates) to 0.01, so the ratio
+    # is checked against the interval the rounded rates allow: at 84 req/s under ab, ±0.5 is ±0.6 %.
+    low, high = (ours_rps - 0.5) / (ab_rps + 0.5) - 0.005, (ours_rps + 0.5) / (ab_rps - 0.5) + 0.005
+    assert low <= ratio <= high, row
     app_ab, app_ours, tool_ab, tool_ours = map(float, cells[4:8])
     assert app_ab > 0 and app_ours > 0 and tool_ab > 0 and tool_ours > 0, row
     assert docker.from_env().containers.list(all=True, filters={"label": RUN_LABEL}) == []
