@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +143,35 @@ def browse(page: Path, screenshot: Path, height: int = 4200) -> tuple[str, list[
                               capture_output=True, text=True, timeout=120)
     console = [line for line in (dom.stderr + shot.stderr).splitlines() if "CONSOLE" in line or "Uncaught" in line]
     return dom.stdout, console
+
+
+class _Fetches(HTMLParser):
+    """Every element that runs code or that a browser would fetch from elsewhere (a link to follow is neither)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "link", "iframe", "object", "embed"):
+            self.found.append(f"<{tag}>")
+        for name, value in attrs:
+            url = (value or "").strip().lower()
+            remote = url.startswith(("http:", "https:", "//", "ftp:", "ws:", "wss:"))
+            if name.startswith("on") or (remote and name in ("href", "src", "xlink:href", "action", "srcset", "poster") and tag != "a"):
+                self.found.append(f"<{tag} {name}={value!r}>")
+            if name == "style" and re.search(r"url\(\s*['\"]?\s*(https?:|//)", url):
+                self.found.append(f"<{tag} style={value!r}>")
+
+    def handle_data(self, data: str) -> None:
+        if self.lasttag == "style" and re.search(r"(url\(|@import)\s*['\"]?\s*(https?:|//)", data.lower()):
+            self.found.append("<style> fetches a URL")
+
+
+def fetches(page: str) -> list[str]:
+    """What of ``page`` would run code or load something from elsewhere. Text is not: a student's log line that reads
+    " * Running on http://127.0.0.1:5000" is escaped text on the page, not a fetch."""
+    parser = _Fetches()
+    parser.feed(page)
+    parser.close()
+    return parser.found
