@@ -145,6 +145,9 @@ def browse(page: Path, screenshot: Path, height: int = 4200) -> tuple[str, list[
     return dom.stdout, console
 
 
+_REMOTE_CSS = re.compile(r"(url\(|@import)\s*['\"]?\s*(https?:|//)")
+
+
 class _Fetches(HTMLParser):
     """Every element that runs code or that a browser would fetch from elsewhere (a link to follow is neither)."""
 
@@ -160,11 +163,11 @@ class _Fetches(HTMLParser):
             remote = url.startswith(("http:", "https:", "//", "ftp:", "ws:", "wss:"))
             if name.startswith("on") or (remote and name in ("href", "src", "xlink:href", "action", "srcset", "poster") and tag != "a"):
                 self.found.append(f"<{tag} {name}={value!r}>")
-            if name == "style" and re.search(r"url\(\s*['\"]?\s*(https?:|//)", url):
+            if name == "style" and _REMOTE_CSS.search(url):
                 self.found.append(f"<{tag} style={value!r}>")
 
     def handle_data(self, data: str) -> None:
-        if self.lasttag == "style" and re.search(r"(url\(|@import)\s*['\"]?\s*(https?:|//)", data.lower()):
+        if self.lasttag == "style" and _REMOTE_CSS.search(data.lower()):
             self.found.append("<style> fetches a URL")
 
 
