@@ -82,9 +82,14 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(self._fd, f"pid {os.getpid()}\n".encode())
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits out another run's sweep, which holds it for a moment to look
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # a sweep removed the file between its open and its lock: a lock on no file guards nothing
+        self._fd = fd
+        os.write(fd, f"pid {os.getpid()}\n".encode())
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -235,6 +240,30 @@ def run_alive(run_id: str, now: float | None = None) -> bool:
     return started is None or (now or time.time()) - started < MAX_RUN_AGE_S
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _remove_unlocked(lock: Path) -> None:
+    """Remove a run's lock file that no run holds, while holding it: a run that opened it meanwhile then finds it
+    gone (see :meth:`RunLock.__enter__`) instead of locking a file no longer on disk."""
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _same_file(fd, lock):
+            lock.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass  # the run is alive
+    finally:
+        os.close(fd)
+
+
 def forget_dead_runs() -> list[str]:
     """Remove the lock files and private folders of runs that are over (their resources have just been swept).
 
@@ -246,8 +275,7 @@ def forget_dead_runs() -> list[str]:
         return []
     gone = []
     for lock in folder.glob("*.lock"):
-        if not run_alive(lock.stem):
-            lock.unlink(missing_ok=True)
+        _remove_unlocked(lock)
     for entry in folder.iterdir():
         if entry.is_dir() and not entry.is_symlink() and run_started(entry.name) is not None and not (folder / f"{entry.name}.lock").exists():
             shutil.rmtree(entry, ignore_errors=True)

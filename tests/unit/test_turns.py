@@ -135,3 +135,37 @@ def test_a_killed_runs_folder_goes_at_the_next_start_and_a_live_ones_stays(tmp_p
         assert forget_dead_runs() == [dead]
         assert not (tmp_path / "runs" / dead).exists() and (tmp_path / "runs" / live.run_id / "lab").is_dir()
     assert not (tmp_path / "runs" / live.run_id).exists(), "a run's folder goes with its lock"
+
+
+def test_a_run_that_takes_its_lock_while_another_sweeps_keeps_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep between a new run's ``open`` of its lock file and its ``flock`` found the file unlocked and removed it;
+    the run then locked a file no longer on disk, and the next sweep removed its folder (CI, 2026-12-07: a class's
+    Phase 2 began three sessions at once and one lost its snapshot: "The lab folder ... does not exist")."""
+    import threading
+
+    from pytest_orchlab.core.runs import RunLock, forget_dead_runs, run_folder
+
+    monkeypatch.setenv("ORCHLAB_STATE_DIR", str(tmp_path))
+    stop, lost = threading.Event(), []
+
+    def sweeper() -> None:
+        while not stop.is_set():
+            forget_dead_runs()
+
+    sweepers = [threading.Thread(target=sweeper) for _ in range(2)]
+    for s in sweepers:
+        s.start()
+    try:
+        for i in range(400):
+            run = f"20261207T000000Z-{i:04x}"
+            with RunLock(run):
+                (run_folder(run) / "lab").mkdir()
+                for _ in range(3):
+                    forget_dead_runs()
+                if not (tmp_path / run / "lab").is_dir():
+                    lost.append(run)
+    finally:
+        stop.set()
+        for s in sweepers:
+            s.join()
+    assert lost == [], f"{len(lost)} of 400 runs lost their folder to a sweep while alive"
